@@ -1,0 +1,269 @@
+//! A `BufRead` that transcodes any feed to UTF-8 as it streams (fixed-size buffers), and
+//! tracks line and column of what its consumer has read, for problems and errors.
+
+use encoding_rs::{CoderResult, Decoder, Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use std::io::{self, BufRead, Read};
+
+/// How much of the feed's start is searched for the XML declaration.
+const SNIFF_LEN: usize = 1024;
+const OUT_LEN: usize = 64 * 1024;
+
+/// A position in the decoded text: 1-based line, 0-based character column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub offset: u64,
+    pub line: u64,
+    pub col: u64,
+}
+
+pub(crate) struct DecodingReader<R> {
+    inner: R,
+    /// The sniffed start of the feed, decoded before the rest of `inner`.
+    head: Vec<u8>,
+    head_pos: usize,
+    decoder: Decoder,
+    encoding: &'static Encoding,
+    out: Box<[u8]>,
+    out_pos: usize,
+    out_len: usize,
+    finished: bool,
+    /// Bytes consumed since the last `mark`, so that an error inside the event being
+    /// read can still be placed exactly. Bounded by the largest event.
+    recent: Vec<u8>,
+    mark: Pos,
+}
+
+impl<R: BufRead> DecodingReader<R> {
+    pub fn new(mut inner: R) -> io::Result<Self> {
+        let head = sniff_head(&mut inner)?;
+        let (encoding, skip) = detect(&head);
+        Ok(DecodingReader {
+            inner,
+            head,
+            head_pos: skip,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            encoding,
+            out: vec![0; OUT_LEN].into_boxed_slice(),
+            out_pos: 0,
+            out_len: 0,
+            finished: false,
+            recent: Vec::new(),
+            mark: Pos {
+                offset: 0,
+                line: 1,
+                col: 0,
+            },
+        })
+    }
+
+    pub fn encoding(&self) -> &'static Encoding {
+        self.encoding
+    }
+
+    /// Folds what was consumed since the last mark into the position; returns it.
+    pub fn mark(&mut self) -> Pos {
+        advance(&mut self.mark, &self.recent);
+        self.recent.clear();
+        self.mark
+    }
+
+    /// The position of a decoded byte offset, exact when it lies after the last mark.
+    pub fn position_at(&self, offset: u64) -> Pos {
+        let mut pos = self.mark;
+        if offset >= pos.offset {
+            let n = usize::try_from(offset - pos.offset).unwrap_or(usize::MAX);
+            advance(&mut pos, &self.recent[..n.min(self.recent.len())]);
+        }
+        pos
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        self.out_pos = 0;
+        self.out_len = 0;
+        while self.out_len == 0 && !self.finished {
+            let from_head = self.head_pos < self.head.len();
+            let src: &[u8] = if from_head {
+                &self.head[self.head_pos..]
+            } else {
+                self.inner.fill_buf()?
+            };
+            let last = src.is_empty();
+            let (result, read, written, _) = self.decoder.decode_to_utf8(src, &mut self.out, last);
+            if from_head {
+                self.head_pos += read;
+            } else {
+                self.inner.consume(read);
+            }
+            self.out_len = written;
+            if last && result == CoderResult::InputEmpty {
+                self.finished = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for DecodingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for DecodingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.out_pos >= self.out_len {
+            self.refill()?;
+        }
+        Ok(&self.out[self.out_pos..self.out_len])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let end = (self.out_pos + amt).min(self.out_len);
+        self.recent.extend_from_slice(&self.out[self.out_pos..end]);
+        self.out_pos = end;
+    }
+}
+
+/// Reads up to `SNIFF_LEN` bytes, stopping early once the declaration has closed.
+fn sniff_head<R: BufRead>(inner: &mut R) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    while head.len() < SNIFF_LEN {
+        let buf = match inner.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len().min(SNIFF_LEN - head.len());
+        head.extend_from_slice(&buf[..n]);
+        inner.consume(n);
+        if head.contains(&b'>') {
+            break;
+        }
+    }
+    Ok(head)
+}
+
+/// The feed's encoding and the length of its byte-order mark: a BOM wins, then the
+/// declaration's `encoding`, then UTF-8 (unknown labels too, the most common case).
+pub(crate) fn detect(head: &[u8]) -> (&'static Encoding, usize) {
+    if let Some((enc, bom)) = Encoding::for_bom(head) {
+        return (enc, bom);
+    }
+    if head.starts_with(b"<\0?\0") {
+        return (UTF_16LE, 0);
+    }
+    if head.starts_with(b"\0<\0?") {
+        return (UTF_16BE, 0);
+    }
+    let enc = declared_label(head)
+        .and_then(Encoding::for_label)
+        .unwrap_or(UTF_8);
+    // A declaration readable as ASCII cannot be UTF-16: the label is wrong.
+    if enc == UTF_16LE || enc == UTF_16BE {
+        return (UTF_8, 0);
+    }
+    (enc, 0)
+}
+
+/// The `encoding="..."` value of a leading `<?xml ...?>` declaration.
+fn declared_label(head: &[u8]) -> Option<&[u8]> {
+    let decl = head.strip_prefix(b"<?xml")?;
+    let end = decl.windows(2).position(|w| w == b"?>")?;
+    let decl = &decl[..end];
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let rest = &decl[at + 8..];
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let quote = *rest.first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let value = &rest[1..];
+    let close = value.iter().position(|&b| b == quote)?;
+    Some(value[..close].trim_ascii())
+}
+
+/// Moves `pos` over `bytes` (valid UTF-8): counts newlines and characters.
+fn advance(pos: &mut Pos, bytes: &[u8]) {
+    pos.offset += bytes.len() as u64;
+    match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(last) => {
+            pos.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            pos.col = count_chars(&bytes[last + 1..]);
+        }
+        None => pos.col += count_chars(bytes),
+    }
+}
+
+fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(bytes: &[u8]) -> (String, &'static str) {
+        let mut r = DecodingReader::new(bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap_or_else(|e| panic!("{e}"));
+        (s, r.encoding().name())
+    }
+
+    #[test]
+    fn utf8_bom_is_removed() {
+        let (s, enc) = decode_all(b"\xEF\xBB\xBF<?xml version=\"1.0\"?><a/>");
+        assert_eq!(enc, "UTF-8");
+        assert!(s.starts_with("<?xml"));
+    }
+
+    #[test]
+    fn windows_1251_declaration_is_honoured() {
+        let (s, enc) = decode_all(
+            b"<?xml version='1.0' encoding = 'windows-1251'?><a>\xcf\xf0\xe8\xe2\xe5\xf2</a>",
+        );
+        assert_eq!(enc, "windows-1251");
+        assert!(s.ends_with("<a>Привет</a>"), "{s}");
+    }
+
+    #[test]
+    fn utf16_with_bom() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in "<a>Ж</a>".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(decode_all(&bytes).0, "<a>Ж</a>");
+    }
+
+    #[test]
+    fn unknown_label_and_lying_utf16_label_fall_back_to_utf8() {
+        assert_eq!(detect(b"<?xml encoding=\"klingon\"?>").0, UTF_8);
+        assert_eq!(detect(b"<?xml encoding=\"UTF-16\"?>").0, UTF_8);
+        assert_eq!(detect(b"<a/>").0, UTF_8);
+    }
+
+    #[test]
+    fn long_input_crosses_buffers() {
+        let text = "Ж\n".repeat(100_000);
+        assert_eq!(decode_all(text.as_bytes()).0, text);
+    }
+
+    #[test]
+    fn positions_count_lines_and_chars() {
+        let mut r = DecodingReader::new("ab\nЖЖx".as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let n = r.fill_buf().map(|b| b.len()).unwrap_or(0);
+        r.consume(n);
+        let end = r.mark();
+        assert_eq!((end.line, end.col), (2, 3));
+        assert_eq!(r.position_at(end.offset), end);
+    }
+}

@@ -1,0 +1,309 @@
+//! Collects one `offer` element's fields, then validates them into a [`Product`].
+
+use super::values::{non_blank, parse_bool, parse_id, parse_price, MAX_ID};
+use super::Problem;
+use crate::model::{Param, Product, StockOverride};
+use std::collections::HashSet;
+
+/// The child elements of an offer or a stock that carry data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Url,
+    Price,
+    OldPrice,
+    Name,
+    Vendor,
+    Model,
+    TypePrefix,
+    Description,
+    CategoryId,
+    Picture,
+    Param,
+    Author,
+    Artist,
+    Title,
+    Available,
+}
+
+impl Field {
+    pub fn of_offer(name: &str) -> Option<Field> {
+        Some(match name {
+            "url" => Field::Url,
+            "price" => Field::Price,
+            "oldprice" => Field::OldPrice,
+            "name" => Field::Name,
+            "vendor" => Field::Vendor,
+            "model" => Field::Model,
+            "typePrefix" => Field::TypePrefix,
+            "description" => Field::Description,
+            "categoryId" => Field::CategoryId,
+            "picture" => Field::Picture,
+            "param" => Field::Param,
+            "author" => Field::Author,
+            "artist" => Field::Artist,
+            "title" => Field::Title,
+            _ => return None,
+        })
+    }
+
+    pub fn of_stock(name: &str) -> Option<Field> {
+        Some(match name {
+            "available" => Field::Available,
+            "price" => Field::Price,
+            "oldprice" => Field::OldPrice,
+            "name" => Field::Name,
+            "description" => Field::Description,
+            "url" => Field::Url,
+            "picture" => Field::Picture,
+            _ => return None,
+        })
+    }
+}
+
+fn set(slot: &mut Option<String>, text: &str) {
+    // Repeated single-valued elements: the first non-blank one counts.
+    if slot.is_none() {
+        *slot = non_blank(text);
+    }
+}
+
+/// An offer being read: raw values until [`OfferDraft::finish`] validates them.
+#[derive(Debug, Default)]
+pub(crate) struct OfferDraft {
+    pub line: u64,
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub available: Option<String>,
+    group_id: Option<String>,
+    url: Option<String>,
+    price: Option<String>,
+    old_price: Option<String>,
+    name: Option<String>,
+    vendor: Option<String>,
+    model: Option<String>,
+    type_prefix: Option<String>,
+    description: Option<String>,
+    author: Option<String>,
+    artist: Option<String>,
+    title: Option<String>,
+    categories: Vec<(String, u64)>,
+    pictures: Vec<String>,
+    params: Vec<Param>,
+    stocks: Vec<StockOverride>,
+    notes: Vec<Problem>,
+}
+
+/// A `stock` being read inside an offer.
+#[derive(Debug, Default)]
+pub(crate) struct StockDraft {
+    pub line: u64,
+    pub id: Option<String>,
+    available: Option<String>,
+    price: Option<String>,
+    old_price: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    url: Option<String>,
+    picture: Option<String>,
+}
+
+impl StockDraft {
+    pub fn new(line: u64, id: Option<String>) -> Self {
+        StockDraft {
+            line,
+            id,
+            ..Default::default()
+        }
+    }
+
+    pub fn set(&mut self, field: Field, text: &str) {
+        match field {
+            Field::Available => set(&mut self.available, text),
+            Field::Price => set(&mut self.price, text),
+            Field::OldPrice => set(&mut self.old_price, text),
+            Field::Name => set(&mut self.name, text),
+            Field::Description => set(&mut self.description, text),
+            Field::Url => set(&mut self.url, text),
+            Field::Picture => set(&mut self.picture, text),
+            _ => {}
+        }
+    }
+}
+
+impl OfferDraft {
+    /// An offer from its start tag's line and attributes.
+    pub fn new(
+        line: u64,
+        id: Option<String>,
+        kind: Option<String>,
+        available: Option<String>,
+        group_id: Option<String>,
+    ) -> Self {
+        OfferDraft {
+            line,
+            id,
+            kind,
+            available,
+            group_id,
+            ..Default::default()
+        }
+    }
+
+    pub fn set(&mut self, field: Field, text: &str, line: u64) {
+        match field {
+            Field::Url => set(&mut self.url, text),
+            Field::Price => set(&mut self.price, text),
+            Field::OldPrice => set(&mut self.old_price, text),
+            Field::Name => set(&mut self.name, text),
+            Field::Vendor => set(&mut self.vendor, text),
+            Field::Model => set(&mut self.model, text),
+            Field::TypePrefix => set(&mut self.type_prefix, text),
+            Field::Description => set(&mut self.description, text),
+            Field::Author => set(&mut self.author, text),
+            Field::Artist => set(&mut self.artist, text),
+            Field::Title => set(&mut self.title, text),
+            Field::CategoryId => self.categories.push((text.trim().to_owned(), line)),
+            Field::Picture => self.pictures.extend(non_blank(text)),
+            Field::Param | Field::Available => {}
+        }
+    }
+
+    pub fn add_param(&mut self, name: Option<String>, unit: Option<String>, text: &str, line: u64) {
+        match name.as_deref().and_then(non_blank) {
+            Some(name) => self.params.push(Param {
+                name,
+                value: text.trim().to_owned(),
+                unit: unit.as_deref().and_then(non_blank),
+            }),
+            None => self.note(line, "param without a name ignored".into()),
+        }
+    }
+
+    pub fn add_stock(&mut self, s: StockDraft) {
+        let Some(id) = s.id.as_deref().and_then(non_blank) else {
+            self.note(s.line, "stock without an id ignored".into());
+            return;
+        };
+        let price = self.price_of(s.price.as_deref(), s.line, "stock price");
+        let old_price = self.price_of(s.old_price.as_deref(), s.line, "stock oldprice");
+        self.stocks.push(StockOverride {
+            id,
+            available: s.available.as_deref().map(parse_bool),
+            price,
+            old_price,
+            name: s.name,
+            description: s.description,
+            url: s.url,
+            picture_url: s.picture,
+        });
+    }
+
+    fn note(&mut self, line: u64, reason: String) {
+        self.notes.push(Problem { line, reason });
+    }
+
+    /// An optional price: a bad one is reported and dropped.
+    fn price_of(&mut self, raw: Option<&str>, line: u64, what: &str) -> Option<f64> {
+        let raw = raw?;
+        let v = parse_price(raw);
+        if v.is_none() {
+            self.note(
+                line,
+                format!("{what} '{raw}' is not a non-negative number; ignored"),
+            );
+        }
+        v
+    }
+
+    /// The product name: `name`, or what the offer's type names it by.
+    fn display_name(&self) -> Option<String> {
+        let base = self.name.as_ref().or(self.title.as_ref());
+        let join = |parts: &[Option<&String>]| {
+            let s: Vec<&str> = parts.iter().flatten().map(|s| s.as_str()).collect();
+            (!s.is_empty()).then(|| s.join(" — "))
+        };
+        match self.kind.as_deref() {
+            Some("vendor.model") if base.is_none() => {
+                let parts = [&self.type_prefix, &self.vendor, &self.model];
+                let s: Vec<&str> = parts.iter().filter_map(|p| p.as_deref()).collect();
+                (!s.is_empty()).then(|| s.join(" "))
+            }
+            Some("book" | "audiobook") if base.is_some() => join(&[self.author.as_ref(), base]),
+            Some("artist.title") if base.is_some() => join(&[self.artist.as_ref(), base]),
+            _ => base.cloned(),
+        }
+    }
+
+    /// Validates the offer. `Err` is the reason it is skipped; notes about what was
+    /// dropped from a kept offer go to `problems`.
+    pub fn finish(
+        mut self,
+        categories: &HashSet<i64>,
+        problems: &mut Vec<Problem>,
+    ) -> Result<Product, Problem> {
+        let line = self.line;
+        let skip = |reason: String| Problem { line, reason };
+        let id = match self.id.as_deref() {
+            None => return Err(skip("offer without an id skipped".into())),
+            Some(raw) => parse_id(raw).ok_or_else(|| {
+                skip(format!(
+                    "offer id '{raw}' is not an integer in 0..={MAX_ID}; offer skipped"
+                ))
+            })?,
+        };
+        let price = match self.price.as_deref() {
+            None => return Err(skip(format!("offer {id} has no price; skipped"))),
+            Some(raw) => parse_price(raw).ok_or_else(|| {
+                skip(format!(
+                    "offer {id}: price '{raw}' is not a non-negative number; skipped"
+                ))
+            })?,
+        };
+        let name = self
+            .display_name()
+            .ok_or_else(|| skip(format!("offer {id} has no name; skipped")))?;
+        let old_price = self.price_of(self.old_price.clone().as_deref(), line, "oldprice");
+        let group_id = match self.group_id.as_deref().map(|g| (g, parse_id(g))) {
+            Some((raw, None)) => {
+                self.note(
+                    line,
+                    format!("offer {id}: group_id '{raw}' is not a valid id; ignored"),
+                );
+                None
+            }
+            Some((_, g)) => g,
+            None => None,
+        };
+        let mut category_ids = Vec::with_capacity(self.categories.len());
+        for (raw, cline) in std::mem::take(&mut self.categories) {
+            match parse_id(&raw).filter(|c| categories.contains(c)) {
+                Some(c) if !category_ids.contains(&c) => category_ids.push(c),
+                Some(_) => {}
+                None => self.note(
+                    cline,
+                    format!("offer {id}: categoryId '{raw}' points to no category; ignored"),
+                ),
+            }
+        }
+        problems.append(&mut self.notes);
+        Ok(Product {
+            id,
+            name,
+            url: self.url,
+            picture_url: self.pictures.first().cloned(),
+            pictures: self.pictures,
+            price,
+            old_price,
+            available: self.available.as_deref().is_none_or(parse_bool),
+            category_ids,
+            category_paths: Vec::new(),
+            vendor: self.vendor,
+            model: self.model,
+            type_prefix: self.type_prefix,
+            group_id,
+            params: self.params,
+            description: self.description,
+            stocks: self.stocks,
+        })
+    }
+}

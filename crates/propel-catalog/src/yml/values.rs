@@ -1,0 +1,126 @@
+//! Parsing of the feed's scalar values, lenient where real feeds are sloppy.
+
+/// The largest id a product, group or category may have: 2^53 - 1, so that JavaScript
+/// clients keep it exact.
+pub const MAX_ID: i64 = 9_007_199_254_740_991;
+
+/// A non-negative integer id no larger than [`MAX_ID`]; surrounding whitespace allowed.
+pub fn parse_id(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>()
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .filter(|&v| v <= MAX_ID)
+}
+
+/// A non-negative decimal number. Accepts a decimal comma ("12,50") and spaces as
+/// thousands separators ("1 200"); with both `,` and `.` present the comma is the
+/// thousands separator. Rejects exponents, signs, `inf` and `NaN`.
+pub fn parse_price(raw: &str) -> Option<f64> {
+    let mut s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{202F}')
+        .collect();
+    if s.contains(',') {
+        if s.contains('.') {
+            s.retain(|c| c != ',');
+        } else if s.matches(',').count() == 1 {
+            s = s.replace(',', ".");
+        } else {
+            return None;
+        }
+    }
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    let dots = s.bytes().filter(|&b| b == b'.').count();
+    if digits == 0 || dots > 1 || digits + dots != s.len() {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// YML booleans: "false", "0" and "no" are false, anything else true.
+pub fn parse_bool(raw: &str) -> bool {
+    let s = raw.trim();
+    !(s.eq_ignore_ascii_case("false") || s == "0" || s.eq_ignore_ascii_case("no"))
+}
+
+/// The XML predefined entities, plus the HTML ones shops paste into names and
+/// descriptions most (undeclared, but common enough to be worth resolving).
+pub fn resolve_entity(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        "nbsp" => "\u{A0}",
+        "laquo" => "«",
+        "raquo" => "»",
+        "mdash" => "—",
+        "ndash" => "–",
+        "hellip" => "…",
+        "copy" => "©",
+        "reg" => "®",
+        "trade" => "™",
+        "deg" => "°",
+        "times" => "×",
+        "bull" => "•",
+        "euro" => "€",
+        _ => return None,
+    })
+}
+
+/// `Some(trimmed)` unless blank.
+pub fn non_blank(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id(" 42 "), Some(42));
+        assert_eq!(parse_id("0"), Some(0));
+        assert_eq!(parse_id("9007199254740991"), Some(MAX_ID));
+        assert_eq!(parse_id("9007199254740992"), None);
+        assert_eq!(parse_id("999999999999999999"), None);
+        assert_eq!(parse_id("-1"), None);
+        assert_eq!(parse_id("+1"), None);
+        assert_eq!(parse_id("413376464C229995501"), None);
+        assert_eq!(parse_id(""), None);
+        assert_eq!(parse_id("99999999999999999999999999"), None);
+    }
+
+    #[test]
+    fn prices() {
+        assert_eq!(parse_price("8990"), Some(8990.0));
+        assert_eq!(parse_price("12,50"), Some(12.5));
+        assert_eq!(parse_price(" 699.54\n"), Some(699.54));
+        assert_eq!(parse_price("1 200"), Some(1200.0));
+        assert_eq!(parse_price("1,200.50"), Some(1200.5));
+        assert_eq!(parse_price("0"), Some(0.0));
+        assert_eq!(parse_price("-5"), None);
+        assert_eq!(parse_price("1e3"), None);
+        assert_eq!(parse_price("NaN"), None);
+        assert_eq!(parse_price("inf"), None);
+        assert_eq!(parse_price("1,2,3"), None);
+        assert_eq!(parse_price("."), None);
+        assert_eq!(parse_price(""), None);
+        assert_eq!(parse_price("12 руб"), None);
+    }
+
+    #[test]
+    fn bools() {
+        assert!(parse_bool("true"));
+        assert!(parse_bool(""));
+        assert!(!parse_bool("false"));
+        assert!(!parse_bool(" FALSE "));
+        assert!(!parse_bool("0"));
+    }
+}
