@@ -1,0 +1,220 @@
+//! The recommendation algorithms: pure functions of the models, the catalog
+//! and the request. Every one returns at most `limit` distinct, available
+//! products (in the request's stock when given), never an input product.
+
+mod personal;
+mod product;
+mod shopwide;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::catalog::Catalog;
+use crate::models::Models;
+use crate::profile::Profile;
+use crate::types::{CategoryId, ItemId};
+
+pub use personal::{
+    personal_composite, personal_ordered, personal_viewed, popular_in_interested_categories,
+};
+pub use product::{
+    accessories, alternatives, related, related_by_interested_properties, related_with_rules,
+    related_without_current_category,
+};
+pub use shopwide::{category_popular, latest, popular, sale_by_latest, sale_by_popular, search};
+
+/// Business rules of `relatedWithRules`.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// For products of (the subtree of) a key category, recommend only from
+    /// (the subtrees of) these categories.
+    pub targets: HashMap<CategoryId, Vec<CategoryId>>,
+    /// Products of these subtrees are moved ahead of the others.
+    pub promoted: Vec<CategoryId>,
+}
+
+/// One request's parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub limit: usize,
+    pub stock: Option<&'a str>,
+    /// Input products (`productIds`): never returned.
+    pub products: &'a [ItemId],
+    pub categories: &'a [CategoryId],
+    pub phrase: Option<&'a str>,
+    /// The visitor (or merged contact) profile, for personal algorithms.
+    pub profile: Option<&'a Profile>,
+    pub rules: Option<&'a Rules>,
+    pub now_ms: i64,
+}
+
+impl Default for Request<'_> {
+    fn default() -> Self {
+        Request {
+            limit: 20,
+            stock: None,
+            products: &[],
+            categories: &[],
+            phrase: None,
+            profile: None,
+            rules: None,
+            now_ms: 0,
+        }
+    }
+}
+
+/// The algorithms by their API names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Popular,
+    CategoryPopular,
+    SaleByPopular,
+    Latest,
+    SaleByLatest,
+    Search,
+    Alternatives,
+    Related,
+    RelatedByInterestedProperties,
+    RelatedWithoutCurrentCategory,
+    RelatedWithRules,
+    Accessories,
+    PersonalComposite,
+    PersonalViewed,
+    PersonalOrdered,
+    PopularInInterestedCategories,
+}
+
+impl Algorithm {
+    /// From `<group>/<algorithm>` or the bare algorithm name of the API
+    /// (`popular` alone is the partner one). `…ByCategoryPath` variants map to
+    /// the same algorithm: the caller resolves paths to category ids.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        use Algorithm::*;
+        let (group, alg) = match name.split_once('/') {
+            Some((g, a)) => (g, a.trim_end_matches('/')),
+            None => ("", name),
+        };
+        let alg = alg.strip_suffix("ByCategoryPath").unwrap_or(alg);
+        Some(match (group, alg) {
+            ("categoryRecommendations", "popular") => CategoryPopular,
+            (_, "popular") => Popular,
+            (_, "saleByPopular") => SaleByPopular,
+            (_, "latest") => Latest,
+            (_, "saleByLatest") => SaleByLatest,
+            (_, "search") => Search,
+            (_, "alternatives") => Alternatives,
+            (_, "related") => Related,
+            (_, "relatedByInterestedProperties") => RelatedByInterestedProperties,
+            (_, "relatedWithoutCurrentCategory") => RelatedWithoutCurrentCategory,
+            (_, "relatedWithRules") => RelatedWithRules,
+            (_, "accessories") => Accessories,
+            (_, "personalComposite") => PersonalComposite,
+            (_, "personalViewed") => PersonalViewed,
+            (_, "personalOrdered") => PersonalOrdered,
+            (_, "popularInInterestedCategories") => PopularInInterestedCategories,
+            _ => return None,
+        })
+    }
+
+    /// Personal answers must not be shared-cached.
+    pub fn is_personal(self) -> bool {
+        use Algorithm::*;
+        matches!(
+            self,
+            PersonalComposite
+                | PersonalViewed
+                | PersonalOrdered
+                | PopularInInterestedCategories
+                | RelatedByInterestedProperties
+        )
+    }
+}
+
+/// Runs one algorithm.
+pub fn recommend(alg: Algorithm, m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
+    use Algorithm::*;
+    match alg {
+        Popular => popular(m, c, r),
+        CategoryPopular => category_popular(m, c, r),
+        SaleByPopular => sale_by_popular(m, c, r),
+        Latest => latest(c, r),
+        SaleByLatest => sale_by_latest(c, r),
+        Search => search(m, c, r),
+        Alternatives => alternatives(m, c, r),
+        Related => related(m, c, r),
+        RelatedByInterestedProperties => related_by_interested_properties(m, c, r),
+        RelatedWithoutCurrentCategory => related_without_current_category(m, c, r),
+        RelatedWithRules => related_with_rules(m, c, r),
+        Accessories => accessories(m, c, r),
+        PersonalComposite => personal_composite(m, c, r),
+        PersonalViewed => personal_viewed(c, r),
+        PersonalOrdered => personal_ordered(c, r),
+        PopularInInterestedCategories => popular_in_interested_categories(m, c, r),
+    }
+}
+
+/// Collects the answer, enforcing the rules every algorithm shares.
+pub(crate) struct Picker<'a> {
+    catalog: &'a dyn Catalog,
+    stock: Option<&'a str>,
+    exclude: &'a [ItemId],
+    seen: HashSet<ItemId>,
+    out: Vec<ItemId>,
+    limit: usize,
+}
+
+impl<'a> Picker<'a> {
+    pub fn new(catalog: &'a dyn Catalog, r: &Request<'a>) -> Self {
+        let limit = r.limit;
+        Picker {
+            catalog,
+            stock: r.stock,
+            exclude: r.products,
+            seen: HashSet::with_capacity(limit * 2),
+            out: Vec::with_capacity(limit),
+            limit,
+        }
+    }
+
+    /// Adds the item if allowed; true once the answer is full.
+    pub fn push(&mut self, item: ItemId) -> bool {
+        if self.out.len() < self.limit
+            && !self.exclude.contains(&item)
+            && !self.seen.contains(&item)
+            && self.catalog.is_available(item, self.stock)
+        {
+            self.seen.insert(item);
+            self.out.push(item);
+        }
+        self.full()
+    }
+
+    /// Adds items in order until full.
+    pub fn extend(&mut self, items: impl IntoIterator<Item = ItemId>) -> bool {
+        for i in items {
+            if self.push(i) {
+                return true;
+            }
+        }
+        self.full()
+    }
+
+    pub fn full(&self) -> bool {
+        self.out.len() >= self.limit
+    }
+
+    pub fn finish(self) -> Vec<ItemId> {
+        self.out
+    }
+}
+
+/// Sorts scored dense items best first (ties: more popular first) into product ids.
+pub(crate) fn ranked(m: &Models, scores: HashMap<u32, f32>) -> Vec<ItemId> {
+    let mut v: Vec<(u32, f32)> = scores.into_iter().collect();
+    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(d, _)| m.id(d)).collect()
+}
+
+/// True when the item is in the subtree of any of the categories.
+pub(crate) fn in_any(c: &dyn Catalog, item: ItemId, roots: &[CategoryId]) -> bool {
+    roots.iter().any(|&r| c.in_subtree(item, r))
+}

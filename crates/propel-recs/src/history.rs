@@ -1,0 +1,171 @@
+//! The session log the shop-wide models are rebuilt from: every visitor's
+//! events cut into visits (sessions) by inactivity, kept in event-time order
+//! even when events arrive late.
+
+use std::collections::HashMap;
+
+use crate::types::{ItemId, Kind, VisitorId};
+
+/// What happened at one moment of a session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum What {
+    Item(ItemId, Kind),
+    /// A normalised search phrase.
+    Search(String),
+}
+
+/// One event of a session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub ts_ms: i64,
+    pub what: What,
+}
+
+/// One visit of one visitor.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    pub visitor: VisitorId,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// In event-time order.
+    pub events: Vec<Event>,
+}
+
+/// All sessions, bounded by [`SessionLog::prune`].
+#[derive(Clone, Debug, Default)]
+pub struct SessionLog {
+    gap_ms: i64,
+    max_session_len: usize,
+    sessions: HashMap<u64, Session>,
+    by_visitor: HashMap<VisitorId, Vec<u64>>,
+    next_id: u64,
+}
+
+impl SessionLog {
+    pub fn new(gap_ms: i64, max_session_len: usize) -> Self {
+        SessionLog {
+            gap_ms,
+            max_session_len: max_session_len.max(2),
+            ..Default::default()
+        }
+    }
+
+    /// Files the event into the visitor's session it belongs to in time,
+    /// opening a new session when it is farther than the gap from all of them.
+    pub fn push(&mut self, visitor: VisitorId, ev: Event) {
+        let ids = self.by_visitor.entry(visitor).or_default();
+        let gap = self.gap_ms;
+        let found = ids.iter().rev().copied().find(|id| {
+            self.sessions.get(id).is_some_and(|s| {
+                ev.ts_ms >= s.start_ms.saturating_sub(gap)
+                    && ev.ts_ms <= s.end_ms.saturating_add(gap)
+            })
+        });
+        let id = match found {
+            Some(id) => id,
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                ids.push(id);
+                self.sessions.insert(
+                    id,
+                    Session {
+                        visitor,
+                        start_ms: ev.ts_ms,
+                        end_ms: ev.ts_ms,
+                        events: Vec::new(),
+                    },
+                );
+                id
+            }
+        };
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.start_ms = s.start_ms.min(ev.ts_ms);
+            s.end_ms = s.end_ms.max(ev.ts_ms);
+            // Stable: equal timestamps keep arrival order.
+            let at = s.events.partition_point(|e| e.ts_ms <= ev.ts_ms);
+            s.events.insert(at, ev);
+            // Very long sessions (bots, kiosks) would dominate pair counts.
+            if s.events.len() > self.max_session_len {
+                let extra = s.events.len() - self.max_session_len;
+                s.events.drain(..extra);
+            }
+        }
+    }
+
+    /// Drops the oldest sessions beyond `max`.
+    pub fn prune(&mut self, max: usize) {
+        if self.sessions.len() <= max {
+            return;
+        }
+        let mut ends: Vec<(i64, u64)> = self
+            .sessions
+            .iter()
+            .map(|(&id, s)| (s.end_ms, id))
+            .collect();
+        ends.sort_unstable();
+        let drop = ends.len() - max;
+        for &(_, id) in &ends[..drop] {
+            self.sessions.remove(&id);
+        }
+        let sessions = &self.sessions;
+        self.by_visitor.retain(|_, ids| {
+            ids.retain(|id| sessions.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+
+    /// Sessions, oldest end first (so a dense index follows recency).
+    pub fn sessions_by_end(&self) -> Vec<&Session> {
+        let mut v: Vec<(&u64, &Session)> = self.sessions.iter().collect();
+        v.sort_unstable_by_key(|(id, s)| (s.end_ms, **id));
+        v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(ts: i64, item: ItemId) -> Event {
+        Event {
+            ts_ms: ts,
+            what: What::Item(item, Kind::View),
+        }
+    }
+
+    #[test]
+    fn late_events_go_into_their_session_in_time_order() {
+        let mut log = SessionLog::new(1000, 50);
+        log.push(1, view(0, 10));
+        log.push(1, view(5000, 20));
+        log.push(1, view(500, 11));
+        let s = log.sessions_by_end();
+        assert_eq!(s.len(), 2);
+        let first: Vec<_> = s[0].events.iter().map(|e| e.what.clone()).collect();
+        assert_eq!(
+            first,
+            vec![What::Item(10, Kind::View), What::Item(11, Kind::View)]
+        );
+    }
+
+    #[test]
+    fn prune_keeps_the_newest() {
+        let mut log = SessionLog::new(10, 50);
+        for i in 0..5 {
+            log.push(i, view(i as i64 * 100, 1));
+        }
+        log.prune(2);
+        let s = log.sessions_by_end();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].visitor, 3);
+    }
+}
