@@ -296,3 +296,7 @@ fn fnv53(s: &str) -> i64 {
     }
     (h & MAX_ID as u64) as i64
 }
+
+#[cfg(test)]
+#[path = "tree_tests.rs"]
+mod tests;

@@ -123,3 +123,6 @@ pub fn parse_yml_with<R: BufRead>(
 ) -> Result<FeedSummary, FeedError> {
     parser::run(reader, options, sink)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Collects one `offer` element's fields, then validates them into a [`Product`].
 
-use super::values::{non_blank, parse_bool, parse_id, parse_price, MAX_ID};
+use super::values::{non_blank, one_line, parse_bool, parse_id, parse_price, MAX_ID};
 use super::Problem;
 use crate::model::{Param, Product, StockOverride};
 use std::collections::HashSet;
@@ -67,6 +67,12 @@ fn set(slot: &mut Option<String>, text: &str) {
     }
 }
 
+fn set_line(slot: &mut Option<String>, text: &str) {
+    if slot.is_none() {
+        *slot = one_line(text);
+    }
+}
+
 /// An offer being read: raw values until [`OfferDraft::finish`] validates them.
 #[derive(Debug, Default)]
 pub(crate) struct OfferDraft {
@@ -121,7 +127,7 @@ impl StockDraft {
             Field::Available => set(&mut self.available, text),
             Field::Price => set(&mut self.price, text),
             Field::OldPrice => set(&mut self.old_price, text),
-            Field::Name => set(&mut self.name, text),
+            Field::Name => set_line(&mut self.name, text),
             Field::Description => set(&mut self.description, text),
             Field::Url => set(&mut self.url, text),
             Field::Picture => set(&mut self.picture, text),
@@ -154,14 +160,14 @@ impl OfferDraft {
             Field::Url => set(&mut self.url, text),
             Field::Price => set(&mut self.price, text),
             Field::OldPrice => set(&mut self.old_price, text),
-            Field::Name => set(&mut self.name, text),
-            Field::Vendor => set(&mut self.vendor, text),
-            Field::Model => set(&mut self.model, text),
-            Field::TypePrefix => set(&mut self.type_prefix, text),
+            Field::Name => set_line(&mut self.name, text),
+            Field::Vendor => set_line(&mut self.vendor, text),
+            Field::Model => set_line(&mut self.model, text),
+            Field::TypePrefix => set_line(&mut self.type_prefix, text),
             Field::Description => set(&mut self.description, text),
-            Field::Author => set(&mut self.author, text),
-            Field::Artist => set(&mut self.artist, text),
-            Field::Title => set(&mut self.title, text),
+            Field::Author => set_line(&mut self.author, text),
+            Field::Artist => set_line(&mut self.artist, text),
+            Field::Title => set_line(&mut self.title, text),
             Field::CategoryId => self.categories.push((text.trim().to_owned(), line)),
             Field::Picture => self.pictures.extend(non_blank(text)),
             Field::Param | Field::Available => {}

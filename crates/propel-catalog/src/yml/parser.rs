@@ -1,7 +1,7 @@
 //! The event loop: quick-xml events over the transcoded stream, read into offers.
 
 use super::offer::{Field, OfferDraft, StockDraft};
-use super::values::{parse_id, resolve_entity, MAX_ID};
+use super::values::{one_line, parse_id, resolve_entity, MAX_ID};
 use super::{DuplicateTracker, FeedError, FeedItem, FeedSummary, ParseOptions, Problem};
 use crate::decode::{DecodingReader, Pos};
 use crate::model::Category;
@@ -300,7 +300,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
         match c.target {
             Target::CategoryName => {
                 if let Some(cat) = self.category.as_mut() {
-                    cat.name = text.trim().to_owned();
+                    cat.name = one_line(&text).unwrap_or_default();
                 }
             }
             Target::Offer(Field::Param) => {

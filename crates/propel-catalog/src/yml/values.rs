@@ -79,6 +79,19 @@ pub fn non_blank(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
+/// Whitespace runs (newlines of pretty-printed feeds) made one space, ends trimmed;
+/// `None` if blank. For one-line values: names, vendors, models.
+pub fn one_line(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +126,15 @@ mod tests {
         assert_eq!(parse_price("."), None);
         assert_eq!(parse_price(""), None);
         assert_eq!(parse_price("12 руб"), None);
+    }
+
+    #[test]
+    fn one_line_collapses_whitespace() {
+        assert_eq!(
+            one_line("\n  Ice  cream\n maker "),
+            Some("Ice cream maker".into())
+        );
+        assert_eq!(one_line(" \n "), None);
     }
 
     #[test]
