@@ -1,0 +1,107 @@
+//! propel's embedded storage. Only this crate knows SQL.
+//!
+//! One SQLite database per data directory (WAL, `synchronous=FULL`). Events go
+//! through one writer thread that commits whatever is queued as one transaction
+//! (group commit) and answers every waiter only after `COMMIT` returned.
+
+mod contacts;
+pub use contacts::ContactRecord;
+mod export;
+mod partners;
+mod schema;
+mod subscribers;
+mod writer;
+
+pub use export::ExportedEvent;
+pub use partners::{KeyHash, Limits, PartnerRecord};
+pub use writer::{CommitObserver, EventWriter, WriteError};
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("storage lock poisoned")]
+    Poisoned,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The database file inside a data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("propel.db")
+}
+
+/// Opens a connection with the durability settings every connection must have.
+pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// The storage of one data directory: an operator connection plus the event writer.
+pub struct Store {
+    path: PathBuf,
+    admin: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the database under `data_dir` and migrates it.
+    pub fn open(data_dir: &Path) -> Result<Arc<Store>> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = database_path(data_dir);
+        let mut conn = connect(&path)?;
+        schema::migrate(&mut conn)?;
+        Ok(Arc::new(Store {
+            path,
+            admin: Mutex::new(conn),
+        }))
+    }
+
+    /// Starts the single event writer on its own thread.
+    pub fn start_writer(&self, observer: Option<CommitObserver>) -> Result<EventWriter> {
+        EventWriter::start(connect(&self.path)?, observer)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the operator connection (short administrative statements).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.admin.lock().map_err(|_| StoreError::Poisoned)?;
+        f(&mut conn)
+    }
+
+    /// A fresh read-only connection, for long reads that must not block the operator connection.
+    pub(crate) fn reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    /// Readiness: the database answers a query.
+    pub fn ping(&self) -> Result<()> {
+        self.with_conn(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,84 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use crate::Result;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: partners, keys, the event log, contacts, subscribers.
+    r#"
+    CREATE TABLE partners (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        tracking_rps INTEGER NOT NULL,
+        recommendations_rps INTEGER NOT NULL,
+        sponsored_rps INTEGER NOT NULL,
+        events_received INTEGER NOT NULL DEFAULT 0,
+        last_event_ms INTEGER
+    );
+    CREATE TABLE api_keys (
+        partner INTEGER NOT NULL REFERENCES partners(rowid),
+        hash BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER
+    );
+    CREATE INDEX api_keys_partner ON api_keys(partner);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        partner INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        order_key TEXT
+    );
+    CREATE INDEX events_by_session ON events(partner, session, seq);
+    CREATE INDEX events_by_partner ON events(partner, seq);
+    CREATE UNIQUE INDEX events_order_lines ON events(partner, order_key) WHERE order_key IS NOT NULL;
+    CREATE TABLE contacts (
+        partner INTEGER NOT NULL,
+        external_id TEXT NOT NULL,
+        email TEXT,
+        phone TEXT,
+        custom_data TEXT NOT NULL DEFAULT '{}',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, external_id)
+    );
+    CREATE TABLE contact_sessions (
+        partner INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        linked_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, session)
+    );
+    CREATE INDEX contact_sessions_by_contact ON contact_sessions(partner, contact);
+    CREATE TABLE subscribers (
+        partner INTEGER NOT NULL,
+        email TEXT NOT NULL,
+        subscribed INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, email)
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    INSERT INTO meta(key, value) VALUES ('partners_version', 0);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The single event writer: group commit on a dedicated thread.
+//!
+//! Every submitted job waits in a bounded queue; the writer takes all that is
+//! queued (up to a cap), writes each job inside its own savepoint so that a failing
+//! job cannot take others with it, commits once, and only then answers every job.
+//! The queue is FIFO and jobs are written in order, so a visitor's events are stored
+//! in the order they were accepted.
+
+use crate::contacts;
+use propel_model::{EventKind, ValidatedEvent};
+use rusqlite::{params, Connection, Transaction};
+use std::collections::HashMap;
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events written in one transaction; keeps a commit's latency bounded.
+const MAX_EVENTS_PER_COMMIT: usize = 20_000;
+const QUEUE_JOBS: usize = 4096;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the event writer has stopped")]
+    Stopped,
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+/// Told the size of every committed group, for metrics.
+pub type CommitObserver = Box<dyn Fn(usize) + Send>;
+
+struct Job {
+    partner: i64,
+    events: Vec<ValidatedEvent>,
+    reply: oneshot::Sender<Result<(), WriteError>>,
+}
+
+enum Message {
+    Write(Job),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct EventWriter {
+    queue: mpsc::Sender<Message>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl EventWriter {
+    pub(crate) fn start(
+        conn: Connection,
+        observer: Option<CommitObserver>,
+    ) -> crate::Result<EventWriter> {
+        let (tx, rx) = mpsc::channel(QUEUE_JOBS);
+        let thread = std::thread::Builder::new()
+            .name("event-writer".into())
+            .spawn(move || run(conn, rx, observer))?;
+        Ok(EventWriter {
+            queue: tx,
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Stores `events` of one partner, in order; resolves once they are committed.
+    pub async fn write(&self, partner: i64, events: Vec<ValidatedEvent>) -> Result<(), WriteError> {
+        let (reply, done) = oneshot::channel();
+        self.queue
+            .send(Message::Write(Job {
+                partner,
+                events,
+                reply,
+            }))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        done.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Blocking variant, for the command line.
+    pub fn write_blocking(
+        &self,
+        partner: i64,
+        events: Vec<ValidatedEvent>,
+    ) -> Result<(), WriteError> {
+        let (reply, done) = oneshot::channel();
+        self.queue
+            .blocking_send(Message::Write(Job {
+                partner,
+                events,
+                reply,
+            }))
+            .map_err(|_| WriteError::Stopped)?;
+        done.blocking_recv().map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Commits everything queued before this call, then stops the thread.
+    pub async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.queue.send(Message::Stop(done)).await.is_ok() {
+            let _ = stopped.await;
+        }
+        let handle = self.thread.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, observer: Option<CommitObserver>) {
+    let mut stop_reply = None;
+    while stop_reply.is_none() {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut jobs = Vec::new();
+        let mut count = 0;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Write(job) => {
+                    count += job.events.len();
+                    jobs.push(job);
+                }
+                Message::Stop(reply) => {
+                    stop_reply = Some(reply);
+                    break;
+                }
+            }
+            if count < MAX_EVENTS_PER_COMMIT {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !jobs.is_empty() {
+            commit_group(&mut conn, jobs, &observer);
+        }
+    }
+    rx.close();
+    // Whatever was queued after the stop request is answered, never silently dropped.
+    let mut late = Vec::new();
+    while let Ok(message) = rx.try_recv() {
+        if let Message::Write(job) = message {
+            late.push(job);
+        }
+    }
+    if !late.is_empty() {
+        commit_group(&mut conn, late, &observer);
+    }
+    if let Some(reply) = stop_reply {
+        let _ = reply.send(());
+    }
+}
+
+fn commit_group(conn: &mut Connection, jobs: Vec<Job>, observer: &Option<CommitObserver>) {
+    let outcome = write_group(conn, &jobs);
+    match outcome {
+        Ok((results, stored)) => {
+            if let Some(observe) = observer {
+                observe(stored);
+            }
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "event group commit failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(WriteError::Storage(e.to_string())));
+            }
+        }
+    }
+}
+
+type GroupResult = (Vec<Result<(), WriteError>>, usize);
+
+fn write_group(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<GroupResult> {
+    let mut tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut per_partner: HashMap<i64, (i64, i64)> = HashMap::new();
+    let mut stored = 0;
+    for job in jobs {
+        let mut sp = tx.savepoint()?;
+        match write_job(&sp, job) {
+            Ok(()) => {
+                sp.commit()?;
+                stored += job.events.len();
+                let entry = per_partner.entry(job.partner).or_insert((0, i64::MIN));
+                entry.0 += job.events.len() as i64;
+                for e in &job.events {
+                    entry.1 = entry.1.max(e.ts_ms);
+                }
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                sp.rollback()?;
+                drop(sp);
+                results.push(Err(WriteError::Storage(e.to_string())));
+            }
+        }
+    }
+    update_partner_counters(&mut tx, &per_partner)?;
+    tx.commit()?;
+    Ok((results, stored))
+}
+
+fn write_job(tx: &Connection, job: &Job) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events(partner, session, kind, ts_ms, body, order_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
+         DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body",
+    )?;
+    for event in &job.events {
+        insert.execute(params![
+            job.partner,
+            event.session,
+            event.kind.code(),
+            event.ts_ms,
+            event.body_json(),
+            event.order_key(),
+        ])?;
+        if event.kind == EventKind::SetContact {
+            contacts::apply_set_contact(tx, job.partner, event)?;
+        }
+    }
+    Ok(())
+}
+
+fn update_partner_counters(
+    tx: &mut Transaction<'_>,
+    per_partner: &HashMap<i64, (i64, i64)>,
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE partners SET events_received = events_received + ?2,
+         last_event_ms = MAX(COALESCE(last_event_ms, ?3), ?3) WHERE rowid = ?1",
+    )?;
+    for (partner, (count, last)) in per_partner {
+        stmt.execute(params![partner, count, last])?;
+    }
+    Ok(())
+}
