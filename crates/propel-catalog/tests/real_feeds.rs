@@ -166,7 +166,11 @@ fn every_feed_parses() {
         .filter(|n| n.ends_with(".xml"))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 6, "a new feed? give it its own test: {names:?}");
+    assert_eq!(
+        names.len(),
+        6,
+        "a new feed? give it its own test: {names:?}"
+    );
     for name in names {
         let f = load(&name);
         assert!(f.summary.offers > 0, "{name}");
