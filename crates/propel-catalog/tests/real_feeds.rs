@@ -32,7 +32,7 @@ fn load(name: &str) -> Feed {
     }
 }
 
-fn offer<'a>(f: &'a Feed, id: i64) -> &'a Product {
+fn offer(f: &Feed, id: i64) -> &Product {
     f.offers
         .iter()
         .find(|o| o.id == id)
