@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use propel_recs::eval::{evaluate, read_rows, table, Method};
 use propel_recs::Config;
 
-const USAGE: &str = "usage: evaluate --train FILE [--test FILE] [--algorithm NAME]... [--json]
+const USAGE: &str = "usage: evaluate --train FILE [--test FILE] [--algorithm NAME]... [--json] [--config JSON]
 algorithms: popularity, cooccurrence (baselines), popular, personalComposite, related, alternatives";
 
 fn main() -> ExitCode {
@@ -27,6 +27,7 @@ fn run() -> Result<(), String> {
     let mut test: Option<PathBuf> = None;
     let mut methods: Vec<Method> = Vec::new();
     let mut json = false;
+    let mut config = Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -37,6 +38,10 @@ fn run() -> Result<(), String> {
                 methods.push(Method::from_name(&n).ok_or(format!("unknown algorithm {n}"))?);
             }
             "--json" => json = true,
+            "--config" => {
+                let j = args.next().ok_or("--config needs a JSON object")?;
+                config = serde_json::from_str(&j).map_err(|e| format!("--config: {e}"))?;
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -50,12 +55,7 @@ fn run() -> Result<(), String> {
         Some(p) => Some(read_rows(p).map_err(|e| e.to_string())?),
         None => None,
     };
-    let report = evaluate(
-        &train_rows,
-        test_rows.as_deref(),
-        &methods,
-        &Config::default(),
-    );
+    let report = evaluate(&train_rows, test_rows.as_deref(), &methods, &config);
     if json {
         println!(
             "{}",

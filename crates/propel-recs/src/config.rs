@@ -7,6 +7,7 @@ use crate::types::Kind;
 /// Weights and limits of every model. `Config::default()` is what the
 /// evaluation in the README was measured with.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Config {
     /// Popularity half-life: an event this old counts half as much as one now.
     pub half_life_ms: i64,
@@ -39,6 +40,7 @@ pub struct Config {
 
 /// STAN/V-SKNN-style session neighbourhood parameters.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KnnConfig {
     /// Neighbour sessions scored per request.
     pub k: usize,
@@ -69,17 +71,23 @@ impl Default for Config {
             neighbours_per_item: 100,
             window: 10,
             pop_exponent: 0.3,
-            knn: KnnConfig {
-                k: 500,
-                sample_per_item: 2000,
-                sample: 5000,
-                lambda_pos: 1.0,
-                lambda_days: 50.0,
-                lambda_item: 2.0,
-                idf: 0.0,
-            },
-            rules_weight: 1.0,
+            knn: KnnConfig::default(),
+            rules_weight: 0.1,
             profile_len: 500,
+        }
+    }
+}
+
+impl Default for KnnConfig {
+    fn default() -> Self {
+        KnnConfig {
+            k: 500,
+            sample_per_item: 2000,
+            sample: 5000,
+            lambda_pos: 0.5,
+            lambda_days: 50.0,
+            lambda_item: 2.0,
+            idf: 1.0,
         }
     }
 }

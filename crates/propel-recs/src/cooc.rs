@@ -62,6 +62,8 @@ pub(crate) struct Relations {
     pub substitutes: Neighbours,
     /// Basketed or bought in the same visit.
     pub complements: Neighbours,
+    /// Session-kNN neighbours of the product alone (filled by the models).
+    pub similar: Neighbours,
 }
 
 pub(crate) fn build_relations(
@@ -102,6 +104,7 @@ pub(crate) fn build_relations(
         next: next.finish(n_items, &norm, top),
         substitutes: subs.finish(n_items, &norm, top),
         complements: comp.finish(n_items, &norm, top),
+        similar: Vec::new(),
     }
 }
 

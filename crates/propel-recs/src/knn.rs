@@ -141,4 +141,32 @@ impl SessionIndex {
         }
         scores
     }
+
+    /// Per item, the kNN scores of a session made of that item alone, best
+    /// first, the item itself left out: precomputed so that product-to-product
+    /// requests only read lists.
+    pub fn item_neighbours(
+        &self,
+        n_items: usize,
+        now_ms: i64,
+        cfg: &KnnConfig,
+        top: usize,
+    ) -> Vec<Vec<(u32, f32)>> {
+        (0..n_items as u32)
+            .map(|it| {
+                if self.postings.get(it as usize).is_none_or(|p| p.is_empty()) {
+                    return Vec::new();
+                }
+                let mut v: Vec<(u32, f32)> = self
+                    .score(&[it], now_ms, cfg)
+                    .into_iter()
+                    .filter(|x| x.0 != it)
+                    .collect();
+                v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                v.truncate(top);
+                v.shrink_to_fit();
+                v
+            })
+            .collect()
+    }
 }

@@ -89,6 +89,8 @@ impl Models {
             config.neighbours_per_item,
         );
         let knn = SessionIndex::build(&prepared, n, config.knn.sample_per_item);
+        let mut rel = rel;
+        rel.similar = knn.item_neighbours(n, now_ms, &config.knn, config.neighbours_per_item);
         let search =
             SearchIndex::build(sessions.iter().copied(), |i| dense.get(&i).copied(), config);
         Models {
@@ -126,10 +128,6 @@ impl Models {
 
     pub(crate) fn id(&self, dense: u32) -> ItemId {
         self.ids[dense as usize]
-    }
-
-    pub(crate) fn pop_dense(&self, dense: u32) -> f32 {
-        self.pop.get(dense as usize).copied().unwrap_or(0.0)
     }
 
     /// Products by popularity, best first (products without decayed weight last).

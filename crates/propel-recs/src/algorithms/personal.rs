@@ -35,6 +35,11 @@ pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64) -> HashMa
             }
         }
         normalise(&mut rules);
+        // Rules never predict a repeat, yet the last product is the likeliest
+        // next view: give it the best rules score so the blend keeps it up.
+        if let Some(&last) = session.last() {
+            rules.insert(last, 1.0);
+        }
         for (j, s) in rules {
             *scores.entry(j).or_default() += cfg.rules_weight as f32 * s;
         }

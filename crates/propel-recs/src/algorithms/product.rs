@@ -35,7 +35,10 @@ fn sorted(m: &Models, scores: HashMap<u32, f32>) -> Vec<(ItemId, f32)> {
 /// first, then what visitors viewed next after the inputs.
 fn related_scored(m: &Models, r: &Request) -> Vec<(ItemId, f32)> {
     let comp = blend(m, &m.rel.complements, r.products);
-    let next = blend(m, &m.rel.next, r.products);
+    let mut next = blend(m, &m.rel.next, r.products);
+    for (j, s) in blend(m, &m.rel.similar, r.products) {
+        *next.entry(j).or_default() += s;
+    }
     let mut scores: HashMap<u32, f32> = HashMap::with_capacity(comp.len() + next.len());
     for (&j, &s) in &next {
         scores.insert(j, s);
@@ -60,6 +63,9 @@ pub fn related(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
 pub fn alternatives(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
     let comp = blend(m, &m.rel.complements, r.products);
     let mut subs = blend(m, &m.rel.substitutes, r.products);
+    for (j, s) in blend(m, &m.rel.similar, r.products) {
+        *subs.entry(j).or_default() += s;
+    }
     subs.retain(|j, _| !comp.contains_key(j));
     let cats: Vec<CategoryId> = input_categories(c, r.products);
     if !cats.is_empty() {
