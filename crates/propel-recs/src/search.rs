@@ -13,6 +13,8 @@ const FOLLOW_EVENTS: usize = 10;
 const TOP: usize = 200;
 /// Weight of a similar (not equal) phrase relative to its token overlap.
 const SIMILAR_WEIGHT: f32 = 0.5;
+/// Weight of the phrase itself: above any sum of similar phrases' weights.
+const EXACT_WEIGHT: f32 = 1000.0;
 
 #[derive(Default)]
 pub(crate) struct SearchIndex {
@@ -98,8 +100,9 @@ impl SearchIndex {
                 let inter = q.iter().filter(|x| toks.iter().any(|y| y == *x)).count();
                 let union = q.len() + toks.len() - inter;
                 let j = inter as f32 / union.max(1) as f32;
+                // The phrase's own followers rank ahead of similar phrases'.
                 let w = if self.ids.get(&phrase) == Some(&pid) {
-                    1.0
+                    EXACT_WEIGHT
                 } else {
                     SIMILAR_WEIGHT * j
                 };
