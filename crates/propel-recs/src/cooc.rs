@@ -21,8 +21,7 @@ impl PairAcc {
     /// `sum / norm[to]`: dividing by a power of the candidate's frequency
     /// stops bestsellers from being everyone's neighbour.
     pub fn finish(mut self, n_items: usize, norm: &[f32], top: usize) -> Neighbours {
-        self.triples
-            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        self.triples.sort_unstable_by_key(|t| (t.0, t.1));
         let mut out: Neighbours = vec![Vec::new(); n_items];
         let mut i = 0;
         while i < self.triples.len() {
