@@ -7,6 +7,9 @@ use std::io::{self, BufRead, Read};
 /// How much of the feed's start is searched for the XML declaration.
 const SNIFF_LEN: usize = 1024;
 const OUT_LEN: usize = 64 * 1024;
+/// Consumed bytes kept unfolded at most; past this they are folded into the position, so
+/// offsets further back than this are placed approximately.
+const MAX_RECENT: usize = 1 << 20;
 
 /// A position in the decoded text: 1-based line, 0-based character column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +30,10 @@ pub(crate) struct DecodingReader<R> {
     out_pos: usize,
     out_len: usize,
     finished: bool,
-    /// Bytes consumed since the last `mark`, so that an error inside the event being
-    /// read can still be placed exactly. Bounded by the largest event.
+    /// Bytes consumed since `pos`: lines are counted only when one is asked for, in
+    /// big chunks (counting per event was the parser's largest cost).
     recent: Vec<u8>,
-    mark: Pos,
+    pos: Pos,
 }
 
 impl<R: BufRead> DecodingReader<R> {
@@ -48,7 +51,7 @@ impl<R: BufRead> DecodingReader<R> {
             out_len: 0,
             finished: false,
             recent: Vec::new(),
-            mark: Pos {
+            pos: Pos {
                 offset: 0,
                 line: 1,
                 col: 0,
@@ -60,21 +63,26 @@ impl<R: BufRead> DecodingReader<R> {
         self.encoding
     }
 
-    /// Folds what was consumed since the last mark into the position; returns it.
-    pub fn mark(&mut self) -> Pos {
-        advance(&mut self.mark, &self.recent);
-        self.recent.clear();
-        self.mark
+    /// The position of a decoded byte offset, and no offset before it will be asked
+    /// again: what lies before it is folded and dropped.
+    pub fn checkpoint(&mut self, offset: u64) -> Pos {
+        let n = self.unfolded(offset);
+        advance(&mut self.pos, &self.recent[..n]);
+        self.recent.drain(..n);
+        self.pos
     }
 
-    /// The position of a decoded byte offset, exact when it lies after the last mark.
+    /// The position of a decoded byte offset already consumed; exact unless it lies
+    /// before the last checkpoint or more than `MAX_RECENT` bytes back.
     pub fn position_at(&self, offset: u64) -> Pos {
-        let mut pos = self.mark;
-        if offset >= pos.offset {
-            let n = usize::try_from(offset - pos.offset).unwrap_or(usize::MAX);
-            advance(&mut pos, &self.recent[..n.min(self.recent.len())]);
-        }
+        let mut pos = self.pos;
+        advance(&mut pos, &self.recent[..self.unfolded(offset)]);
         pos
+    }
+
+    fn unfolded(&self, offset: u64) -> usize {
+        let n = usize::try_from(offset.saturating_sub(self.pos.offset)).unwrap_or(usize::MAX);
+        n.min(self.recent.len())
     }
 
     fn refill(&mut self) -> io::Result<()> {
@@ -123,6 +131,10 @@ impl<R: BufRead> BufRead for DecodingReader<R> {
 
     fn consume(&mut self, amt: usize) {
         let end = (self.out_pos + amt).min(self.out_len);
+        if self.recent.len() >= MAX_RECENT {
+            advance(&mut self.pos, &self.recent);
+            self.recent.clear();
+        }
         self.recent.extend_from_slice(&self.out[self.out_pos..end]);
         self.out_pos = end;
     }
@@ -262,8 +274,17 @@ mod tests {
         let mut r = DecodingReader::new("ab\nЖЖx".as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let n = r.fill_buf().map(|b| b.len()).unwrap_or(0);
         r.consume(n);
-        let end = r.mark();
+        let end = r.position_at(9);
         assert_eq!((end.line, end.col), (2, 3));
-        assert_eq!(r.position_at(end.offset), end);
+        assert_eq!(r.position_at(3).line, 2);
+        assert_eq!(
+            r.checkpoint(2),
+            Pos {
+                offset: 2,
+                line: 1,
+                col: 2
+            }
+        );
+        assert_eq!(r.position_at(9), end);
     }
 }

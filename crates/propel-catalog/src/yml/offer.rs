@@ -2,6 +2,13 @@
 
 use super::values::{non_blank, one_line, parse_bool, parse_id, parse_price, MAX_ID};
 use super::Problem;
+
+/// A problem of a kept offer, placed by byte offset: the parser turns it into a line.
+#[derive(Debug)]
+pub(crate) struct Note {
+    pub at: u64,
+    pub reason: String,
+}
 use crate::model::{Param, Product, StockOverride};
 use std::collections::HashSet;
 
@@ -76,7 +83,9 @@ fn set_line(slot: &mut Option<String>, text: &str) {
 /// An offer being read: raw values until [`OfferDraft::finish`] validates them.
 #[derive(Debug, Default)]
 pub(crate) struct OfferDraft {
+    /// Line and byte offset of the offer's start tag.
     pub line: u64,
+    at: u64,
     pub id: Option<String>,
     pub kind: Option<String>,
     pub available: Option<String>,
@@ -92,17 +101,18 @@ pub(crate) struct OfferDraft {
     author: Option<String>,
     artist: Option<String>,
     title: Option<String>,
+    /// Raw ids with the offset of their element.
     categories: Vec<(String, u64)>,
     pictures: Vec<String>,
     params: Vec<Param>,
     stocks: Vec<StockOverride>,
-    notes: Vec<Problem>,
+    notes: Vec<Note>,
 }
 
 /// A `stock` being read inside an offer.
 #[derive(Debug, Default)]
 pub(crate) struct StockDraft {
-    pub line: u64,
+    at: u64,
     pub id: Option<String>,
     available: Option<String>,
     price: Option<String>,
@@ -114,9 +124,9 @@ pub(crate) struct StockDraft {
 }
 
 impl StockDraft {
-    pub fn new(line: u64, id: Option<String>) -> Self {
+    pub fn new(at: u64, id: Option<String>) -> Self {
         StockDraft {
-            line,
+            at,
             id,
             ..Default::default()
         }
@@ -139,7 +149,7 @@ impl StockDraft {
 impl OfferDraft {
     /// An offer from its start tag's line and attributes.
     pub fn new(
-        line: u64,
+        (line, at): (u64, u64),
         id: Option<String>,
         kind: Option<String>,
         available: Option<String>,
@@ -147,6 +157,7 @@ impl OfferDraft {
     ) -> Self {
         OfferDraft {
             line,
+            at,
             id,
             kind,
             available,
@@ -155,7 +166,7 @@ impl OfferDraft {
         }
     }
 
-    pub fn set(&mut self, field: Field, text: &str, line: u64) {
+    pub fn set(&mut self, field: Field, text: &str, at: u64) {
         match field {
             Field::Url => set(&mut self.url, text),
             Field::Price => set(&mut self.price, text),
@@ -168,30 +179,30 @@ impl OfferDraft {
             Field::Author => set_line(&mut self.author, text),
             Field::Artist => set_line(&mut self.artist, text),
             Field::Title => set_line(&mut self.title, text),
-            Field::CategoryId => self.categories.push((text.trim().to_owned(), line)),
+            Field::CategoryId => self.categories.push((text.trim().to_owned(), at)),
             Field::Picture => self.pictures.extend(non_blank(text)),
             Field::Param | Field::Available => {}
         }
     }
 
-    pub fn add_param(&mut self, name: Option<String>, unit: Option<String>, text: &str, line: u64) {
+    pub fn add_param(&mut self, name: Option<String>, unit: Option<String>, text: &str, at: u64) {
         match name.as_deref().and_then(non_blank) {
             Some(name) => self.params.push(Param {
                 name,
                 value: text.trim().to_owned(),
                 unit: unit.as_deref().and_then(non_blank),
             }),
-            None => self.note(line, "param without a name ignored".into()),
+            None => self.note(at, "param without a name ignored".into()),
         }
     }
 
     pub fn add_stock(&mut self, s: StockDraft) {
         let Some(id) = s.id.as_deref().and_then(non_blank) else {
-            self.note(s.line, "stock without an id ignored".into());
+            self.note(s.at, "stock without an id ignored".into());
             return;
         };
-        let price = self.price_of(s.price.as_deref(), s.line, "stock price");
-        let old_price = self.price_of(s.old_price.as_deref(), s.line, "stock oldprice");
+        let price = self.price_of(s.price.as_deref(), s.at, "stock price");
+        let old_price = self.price_of(s.old_price.as_deref(), s.at, "stock oldprice");
         self.stocks.push(StockOverride {
             id,
             available: s.available.as_deref().map(parse_bool),
@@ -204,17 +215,17 @@ impl OfferDraft {
         });
     }
 
-    fn note(&mut self, line: u64, reason: String) {
-        self.notes.push(Problem { line, reason });
+    fn note(&mut self, at: u64, reason: String) {
+        self.notes.push(Note { at, reason });
     }
 
     /// An optional price: a bad one is reported and dropped.
-    fn price_of(&mut self, raw: Option<&str>, line: u64, what: &str) -> Option<f64> {
+    fn price_of(&mut self, raw: Option<&str>, at: u64, what: &str) -> Option<f64> {
         let raw = raw?;
         let v = parse_price(raw);
         if v.is_none() {
             self.note(
-                line,
+                at,
                 format!("{what} '{raw}' is not a non-negative number; ignored"),
             );
         }
@@ -241,11 +252,11 @@ impl OfferDraft {
     }
 
     /// Validates the offer. `Err` is the reason it is skipped; notes about what was
-    /// dropped from a kept offer go to `problems`.
+    /// dropped from a kept offer go to `notes`.
     pub fn finish(
         mut self,
         categories: &HashSet<i64>,
-        problems: &mut Vec<Problem>,
+        notes: &mut Vec<Note>,
     ) -> Result<Product, Problem> {
         let line = self.line;
         let skip = |reason: String| Problem { line, reason };
@@ -268,30 +279,28 @@ impl OfferDraft {
         let name = self
             .display_name()
             .ok_or_else(|| skip(format!("offer {id} has no name; skipped")))?;
-        let old_price = self.price_of(self.old_price.clone().as_deref(), line, "oldprice");
+        let old_price = self.price_of(self.old_price.clone().as_deref(), self.at, "oldprice");
         let group_id = match self.group_id.as_deref().map(|g| (g, parse_id(g))) {
             Some((raw, None)) => {
-                self.note(
-                    line,
-                    format!("offer {id}: group_id '{raw}' is not a valid id; ignored"),
-                );
+                let why = format!("offer {id}: group_id '{raw}' is not a valid id; ignored");
+                self.note(self.at, why);
                 None
             }
             Some((_, g)) => g,
             None => None,
         };
         let mut category_ids = Vec::with_capacity(self.categories.len());
-        for (raw, cline) in std::mem::take(&mut self.categories) {
+        for (raw, at) in std::mem::take(&mut self.categories) {
             match parse_id(&raw).filter(|c| categories.contains(c)) {
                 Some(c) if !category_ids.contains(&c) => category_ids.push(c),
                 Some(_) => {}
                 None => self.note(
-                    cline,
+                    at,
                     format!("offer {id}: categoryId '{raw}' points to no category; ignored"),
                 ),
             }
         }
-        problems.append(&mut self.notes);
+        notes.append(&mut self.notes);
         Ok(Product {
             id,
             name,

@@ -1,6 +1,6 @@
 //! The event loop: quick-xml events over the transcoded stream, read into offers.
 
-use super::offer::{Field, OfferDraft, StockDraft};
+use super::offer::{Field, Note, OfferDraft, StockDraft};
 use super::values::{one_line, parse_id, resolve_entity, MAX_ID};
 use super::{DuplicateTracker, FeedError, FeedItem, FeedSummary, ParseOptions, Problem};
 use crate::decode::{DecodingReader, Pos};
@@ -38,7 +38,8 @@ enum Target {
 struct Capture {
     target: Target,
     depth: usize,
-    line: u64,
+    /// Byte offset of the element's start tag.
+    at: u64,
 }
 
 /// The attributes the feed's elements carry that we use.
@@ -75,7 +76,7 @@ struct Parser<'a, F> {
     stock: Option<StockDraft>,
     param: (Option<String>, Option<String>),
     duplicates: Option<DuplicateTracker>,
-    notes: Vec<Problem>,
+    notes: Vec<Note>,
 }
 
 pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
@@ -113,7 +114,7 @@ pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
     let mut seen_root = false;
     loop {
         buf.clear();
-        let at = xml.get_mut().mark();
+        let at = xml.buffer_position();
         let event = match xml.read_event_into(&mut buf) {
             Ok(ev) => ev,
             Err(e) => {
@@ -124,14 +125,14 @@ pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
         match event {
             Event::Start(e) => {
                 seen_root = true;
-                p.start(&e, at)?;
+                p.start(&e, at, xml.get_mut())?;
             }
             Event::Empty(e) => {
                 seen_root = true;
-                p.start(&e, at)?;
-                p.end();
+                p.start(&e, at, xml.get_mut())?;
+                p.end(xml.get_ref());
             }
-            Event::End(_) => p.end(),
+            Event::End(_) => p.end(xml.get_ref()),
             Event::Text(t) if p.capture.is_some() => p.push_text(&t.xml10_content()),
             Event::CData(t) if p.capture.is_some() => p.push_text(&t.into_inner()),
             Event::GeneralRef(r) if p.capture.is_some() => {
@@ -147,7 +148,7 @@ pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
                 }
             }
             Event::Eof => {
-                let end = xml.get_mut().mark();
+                let end = xml.get_ref().position_at(xml.buffer_position());
                 if !p.stack.is_empty() {
                     let msg = format!(
                         "unexpected end of feed: {} element(s) not closed",
@@ -174,10 +175,13 @@ fn error_at(pos: Pos, message: String) -> FeedError {
     }
 }
 
-fn attrs(e: &BytesStart<'_>, at: Pos) -> Result<Attrs, FeedError> {
+fn attrs(e: &BytesStart<'_>) -> Result<Attrs, String> {
+    if e.attributes_raw().trim().is_empty() {
+        return Ok(Attrs::default()); // most elements: skip the iterator
+    }
     let mut out = Attrs::default();
     for a in e.attributes() {
-        let a = a.map_err(|err| error_at(at, format!("bad attribute: {err}")))?;
+        let a = a.map_err(|err| format!("bad attribute: {err}"))?;
         // An undeclared entity in a value is kept as written rather than failing the feed.
         let value = a
             .normalized_value_with(XmlVersion::Implicit1_0, 4, resolve_entity)
@@ -202,11 +206,19 @@ fn attrs(e: &BytesStart<'_>, at: Pos) -> Result<Attrs, FeedError> {
 }
 
 impl<F: FnMut(FeedItem)> Parser<'_, F> {
-    fn start(&mut self, e: &BytesStart<'_>, at: Pos) -> Result<(), FeedError> {
-        let a = attrs(e, at)?;
+    /// `at` is the byte offset of the start tag; lines are looked up only where needed.
+    fn start<R: BufRead>(
+        &mut self,
+        e: &BytesStart<'_>,
+        at: u64,
+        src: &mut DecodingReader<R>,
+    ) -> Result<(), FeedError> {
+        let a = match attrs(e) {
+            Ok(a) => a,
+            Err(why) => return Err(error_at(src.position_at(at), why)),
+        };
         let name = e.name();
         let name = name.0;
-        let line = at.line;
         let parent = self.stack.last().copied();
         let mut target = None;
         let ctx = if self.capture.is_some() {
@@ -215,6 +227,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
             match (parent, name) {
                 (Some(Ctx::Categories), "category") => {
                     let name = String::new();
+                    let line = src.checkpoint(at).line;
                     self.category = Some(CategoryDraft {
                         id: a.id,
                         parent: a.parent,
@@ -225,11 +238,19 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
                     Ctx::Category
                 }
                 (Some(Ctx::Offers), "offer") => {
-                    self.offer = Some(OfferDraft::new(line, a.id, a.kind, a.available, a.group));
+                    // Nothing before an offer is placed any more: fold it away.
+                    let line = src.checkpoint(at).line;
+                    self.offer = Some(OfferDraft::new(
+                        (line, at),
+                        a.id,
+                        a.kind,
+                        a.available,
+                        a.group,
+                    ));
                     Ctx::Offer
                 }
                 (Some(Ctx::Offer), "stock") => {
-                    self.stock = Some(StockDraft::new(line, a.id));
+                    self.stock = Some(StockDraft::new(at, a.id));
                     Ctx::Stock
                 }
                 (Some(Ctx::Offer), n) if Field::of_offer(n).is_some() => {
@@ -256,13 +277,13 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
             self.capture = Some(Capture {
                 target,
                 depth: self.stack.len(),
-                line,
+                at,
             });
         }
         Ok(())
     }
 
-    fn end(&mut self) {
+    fn end<R: BufRead>(&mut self, src: &DecodingReader<R>) {
         let depth = self.stack.len();
         let Some(ctx) = self.stack.pop() else { return };
         if let Some(c) = self.capture.filter(|c| c.depth == depth) {
@@ -277,7 +298,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
                     o.add_stock(s);
                 }
             }
-            Ctx::Offer => self.end_offer(),
+            Ctx::Offer => self.end_offer(src),
             _ => {}
         }
     }
@@ -306,12 +327,12 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
             Target::Offer(Field::Param) => {
                 let (name, unit) = std::mem::take(&mut self.param);
                 if let Some(o) = self.offer.as_mut() {
-                    o.add_param(name, unit, &text, c.line);
+                    o.add_param(name, unit, &text, c.at);
                 }
             }
             Target::Offer(f) => {
                 if let Some(o) = self.offer.as_mut() {
-                    o.set(f, &text, c.line);
+                    o.set(f, &text, c.at);
                 }
             }
             Target::Stock(f) => {
@@ -388,7 +409,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
         }
     }
 
-    fn end_offer(&mut self) {
+    fn end_offer<R: BufRead>(&mut self, src: &DecodingReader<R>) {
         let Some(draft) = self.offer.take() else {
             return;
         };
@@ -396,7 +417,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
         match draft.finish(&self.known_categories, &mut self.notes) {
             Ok(product) => {
                 for n in std::mem::take(&mut self.notes) {
-                    self.problem(n.line, n.reason);
+                    self.problem(src.position_at(n.at).line, n.reason);
                 }
                 if let Some(d) = self.duplicates.as_mut() {
                     if d.check(product.id) {
