@@ -7,9 +7,6 @@ use std::io::{self, BufRead, Read};
 /// How much of the feed's start is searched for the XML declaration.
 const SNIFF_LEN: usize = 1024;
 const OUT_LEN: usize = 64 * 1024;
-/// Consumed bytes kept unfolded at most; past this they are folded into the position, so
-/// offsets further back than this are placed approximately.
-const MAX_RECENT: usize = 1 << 20;
 
 /// A position in the decoded text: 1-based line, 0-based character column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +23,19 @@ pub(crate) struct DecodingReader<R> {
     head_pos: usize,
     decoder: Decoder,
     encoding: &'static Encoding,
+    /// Decoded text: `out` is being read, `prev` is the buffer before it, kept so that
+    /// positions up to a buffer back can still be counted; lines are counted only when
+    /// asked for, in bulk (counting per event was the parser's largest cost).
     out: Box<[u8]>,
+    prev: Box<[u8]>,
+    /// Offsets in the decoded stream of `out[0]` and `prev[0]`.
+    out_start: u64,
+    prev_start: u64,
+    prev_len: usize,
     out_pos: usize,
     out_len: usize,
     finished: bool,
-    /// Bytes consumed since `pos`: lines are counted only when one is asked for, in
-    /// big chunks (counting per event was the parser's largest cost).
-    recent: Vec<u8>,
+    /// Position of everything counted so far; never behind `prev_start`.
     pos: Pos,
 }
 
@@ -47,10 +50,13 @@ impl<R: BufRead> DecodingReader<R> {
             decoder: encoding.new_decoder_without_bom_handling(),
             encoding,
             out: vec![0; OUT_LEN].into_boxed_slice(),
+            prev: vec![0; OUT_LEN].into_boxed_slice(),
+            out_start: 0,
+            prev_start: 0,
+            prev_len: 0,
             out_pos: 0,
             out_len: 0,
             finished: false,
-            recent: Vec::new(),
             pos: Pos {
                 offset: 0,
                 line: 1,
@@ -63,31 +69,53 @@ impl<R: BufRead> DecodingReader<R> {
         self.encoding
     }
 
-    /// The position of a decoded byte offset, and no offset before it will be asked
-    /// again: what lies before it is folded and dropped.
+    /// The position of a consumed offset; no offset before it will be asked again.
     pub fn checkpoint(&mut self, offset: u64) -> Pos {
-        let n = self.unfolded(offset);
-        advance(&mut self.pos, &self.recent[..n]);
-        self.recent.drain(..n);
-        self.pos
-    }
-
-    /// The position of a decoded byte offset already consumed; exact unless it lies
-    /// before the last checkpoint or more than `MAX_RECENT` bytes back.
-    pub fn position_at(&self, offset: u64) -> Pos {
         let mut pos = self.pos;
-        advance(&mut pos, &self.recent[..self.unfolded(offset)]);
+        self.fold(&mut pos, offset);
+        self.pos = pos;
         pos
     }
 
-    fn unfolded(&self, offset: u64) -> usize {
-        let n = usize::try_from(offset.saturating_sub(self.pos.offset)).unwrap_or(usize::MAX);
-        n.min(self.recent.len())
+    /// The position of a consumed offset; exact unless it lies before the last
+    /// checkpoint or more than one buffer back (then the nearest known one).
+    pub fn position_at(&self, offset: u64) -> Pos {
+        let mut pos = self.pos;
+        self.fold(&mut pos, offset);
+        pos
+    }
+
+    /// Moves `pos` forward to `offset` (at most to what was consumed).
+    fn fold(&self, pos: &mut Pos, offset: u64) {
+        let to = offset.min(self.out_start + self.out_pos as u64);
+        for (start, buf) in [
+            (self.prev_start, &self.prev[..self.prev_len]),
+            (self.out_start, &self.out[..self.out_len]),
+        ] {
+            let end = start + buf.len() as u64;
+            if pos.offset >= start && pos.offset < end && to > pos.offset {
+                let a = (pos.offset - start) as usize;
+                let b = (to.min(end) - start) as usize;
+                advance(pos, &buf[a..b]);
+            }
+        }
     }
 
     fn refill(&mut self) -> io::Result<()> {
+        // `prev` is about to be overwritten: count what of it is not counted yet.
+        let mut pos = self.pos;
+        self.fold(&mut pos, self.out_start);
+        self.pos = pos;
+        std::mem::swap(&mut self.out, &mut self.prev);
+        self.prev_start = self.out_start;
+        self.prev_len = self.out_len;
+        self.out_start += self.out_len as u64;
         self.out_pos = 0;
         self.out_len = 0;
+        if self.pos.offset < self.prev_start {
+            // Nothing of the old `prev` may stay uncounted (cannot happen: folded above).
+            self.pos.offset = self.prev_start;
+        }
         while self.out_len == 0 && !self.finished {
             let from_head = self.head_pos < self.head.len();
             let src: &[u8] = if from_head {
@@ -130,13 +158,7 @@ impl<R: BufRead> BufRead for DecodingReader<R> {
     }
 
     fn consume(&mut self, amt: usize) {
-        let end = (self.out_pos + amt).min(self.out_len);
-        if self.recent.len() >= MAX_RECENT {
-            advance(&mut self.pos, &self.recent);
-            self.recent.clear();
-        }
-        self.recent.extend_from_slice(&self.out[self.out_pos..end]);
-        self.out_pos = end;
+        self.out_pos = (self.out_pos + amt).min(self.out_len);
     }
 }
 

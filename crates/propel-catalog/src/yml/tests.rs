@@ -255,3 +255,18 @@ fn summary_keeps_only_the_first_problems() {
     assert_eq!((p.summary.skipped, p.summary.problem_count), (150, 150));
     assert_eq!((p.summary.problems.len(), p.problems.len()), (100, 150));
 }
+
+#[test]
+fn lines_stay_exact_across_buffers() {
+    // Well past the decoder's 64 KiB buffers, with multi-byte text to count columns by.
+    let mut offers: String = (0..3000)
+        .map(|i| format!("<offer id=\"{i}\"><price>1</price><name>Товар {i}</name></offer>\n"))
+        .collect();
+    offers.push_str("<offer id=\"x\"><price>1</price><name>Ж</name></offer>\n");
+    let p = ok(&feed("", &offers));
+    assert_eq!(p.summary.offers, 3000);
+    assert_eq!(p.problems[0].line, 6 + 3000);
+    let bad = format!("{}<offer id=\"1\"><name>Ж</nam></offer>", offers);
+    let e = parse(feed("", &bad).as_bytes()).err().unwrap_or_else(|| panic!("accepted"));
+    assert_eq!((e.line, e.column), (6 + 3001, 22), "{e}");
+}
