@@ -233,7 +233,7 @@ impl OfferDraft {
     }
 
     /// The product name: `name`, or what the offer's type names it by.
-    fn display_name(&self) -> Option<String> {
+    fn display_name(&mut self) -> Option<String> {
         let base = self.name.as_ref().or(self.title.as_ref());
         let join = |parts: &[Option<&String>]| {
             let s: Vec<&str> = parts.iter().flatten().map(|s| s.as_str()).collect();
@@ -247,7 +247,8 @@ impl OfferDraft {
             }
             Some("book" | "audiobook") if base.is_some() => join(&[self.author.as_ref(), base]),
             Some("artist.title") if base.is_some() => join(&[self.artist.as_ref(), base]),
-            _ => base.cloned(),
+            _ if self.name.is_some() => self.name.take(),
+            _ => self.title.take(),
         }
     }
 
@@ -279,7 +280,8 @@ impl OfferDraft {
         let name = self
             .display_name()
             .ok_or_else(|| skip(format!("offer {id} has no name; skipped")))?;
-        let old_price = self.price_of(self.old_price.clone().as_deref(), self.at, "oldprice");
+        let raw_old = self.old_price.take();
+        let old_price = self.price_of(raw_old.as_deref(), self.at, "oldprice");
         let group_id = match self.group_id.as_deref().map(|g| (g, parse_id(g))) {
             Some((raw, None)) => {
                 let why = format!("offer {id}: group_id '{raw}' is not a valid id; ignored");

@@ -253,19 +253,25 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
                     self.stock = Some(StockDraft::new(at, a.id));
                     Ctx::Stock
                 }
-                (Some(Ctx::Offer), n) if Field::of_offer(n).is_some() => {
-                    let field = Field::of_offer(n).unwrap_or(Field::Name);
-                    if field == Field::Param {
-                        self.param = (a.name, a.unit);
+                (Some(Ctx::Offer), n) => match Field::of_offer(n) {
+                    Some(field) => {
+                        if field == Field::Param {
+                            self.param = (a.name, a.unit);
+                        }
+                        target = Some(Target::Offer(field));
+                        Ctx::Field
                     }
-                    target = Some(Target::Offer(field));
-                    Ctx::Field
-                }
-                (Some(Ctx::Stock), n) if Field::of_stock(n).is_some() => {
+                    None => Ctx::Other,
+                },
+                (Some(Ctx::Stock), n) => {
                     target = Field::of_stock(n).map(Target::Stock);
-                    Ctx::Field
+                    if target.is_some() {
+                        Ctx::Field
+                    } else {
+                        Ctx::Other
+                    }
                 }
-                (Some(Ctx::Offer | Ctx::Stock | Ctx::Field), _) => Ctx::Other,
+                (Some(Ctx::Field), _) => Ctx::Other,
                 (_, "categories") => Ctx::Categories,
                 (_, "offers") => Ctx::Offers,
                 _ => Ctx::Other,

@@ -267,6 +267,8 @@ fn lines_stay_exact_across_buffers() {
     assert_eq!(p.summary.offers, 3000);
     assert_eq!(p.problems[0].line, 6 + 3000);
     let bad = format!("{}<offer id=\"1\"><name>Ж</nam></offer>", offers);
-    let e = parse(feed("", &bad).as_bytes()).err().unwrap_or_else(|| panic!("accepted"));
+    let e = parse(feed("", &bad).as_bytes())
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert_eq!((e.line, e.column), (6 + 3001, 22), "{e}");
 }
