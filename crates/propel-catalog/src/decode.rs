@@ -231,7 +231,7 @@ fn advance(pos: &mut Pos, bytes: &[u8]) {
     pos.offset += bytes.len() as u64;
     match bytes.iter().rposition(|&b| b == b'\n') {
         Some(last) => {
-            pos.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            pos.line += count_where(bytes, |b| b == b'\n');
             pos.col = count_chars(&bytes[last + 1..]);
         }
         None => pos.col += count_chars(bytes),
@@ -239,7 +239,17 @@ fn advance(pos: &mut Pos, bytes: &[u8]) {
 }
 
 fn count_chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+    count_where(bytes, |b| (b & 0xC0) != 0x80)
+}
+
+/// Counts matching bytes with u8 counters over 255-byte chunks, which vectorizes far
+/// better than `filter().count()`.
+#[inline]
+fn count_where(bytes: &[u8], pred: impl Fn(u8) -> bool + Copy) -> u64 {
+    bytes
+        .chunks(255)
+        .map(|c| u64::from(c.iter().fold(0u8, |n, &b| n + u8::from(pred(b)))))
+        .sum()
 }
 
 #[cfg(test)]
