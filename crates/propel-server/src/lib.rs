@@ -1,1 +1,37 @@
-pub fn placeholder() {}
+//! propel's HTTP side. Handlers are thin: they parse into model types, call the
+//! store or a service, and map the result; every refusal goes through [`error`].
+
+pub mod admin;
+pub mod auth;
+mod body;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod metrics;
+pub mod openapi;
+mod ops;
+mod query;
+pub mod ratelimit;
+pub mod serve;
+pub mod state;
+mod tracking;
+
+pub use config::Config;
+pub use serve::{run, Running};
+pub use state::AppState;
+
+use axum::Router;
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(tracking::routes())
+        .merge(ops::routes())
+        .nest("/admin", admin::routes(state.clone()))
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
+        .with_state(state)
+}

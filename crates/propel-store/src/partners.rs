@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
+    #[serde(alias = "tracking_rps")]
     pub tracking_rps: u32,
+    #[serde(alias = "recommendations_rps")]
     pub recommendations_rps: u32,
+    #[serde(alias = "sponsored_rps")]
     pub sponsored_rps: u32,
 }
 

@@ -1,0 +1,91 @@
+//! Settings: built-in defaults, then a TOML file, then environment, then flags.
+
+use propel_store::Limits;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (HTTP/1.1 and h2c; HTTP/2 over TLS when a certificate is set).
+    pub listen: String,
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain and private key; both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Operator token; the admin API is off without it. Prefer `PROPEL_ADMIN_TOKEN`.
+    #[serde(skip_serializing)]
+    pub admin_token: Option<String>,
+    /// Rate limits given to new partners.
+    pub default_limits: Limits,
+    /// Body limit of single requests, and of the batch and catalog endpoints.
+    pub body_limit_bytes: usize,
+    pub batch_body_limit_bytes: usize,
+    /// Most envelopes in one `visitorEvents` batch.
+    pub max_batch_events: usize,
+    /// On SIGTERM, how long in-flight requests get to finish.
+    pub shutdown_grace_seconds: u64,
+    /// How often changes made by other processes (the command line) are picked up.
+    pub partner_refresh_millis: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            tls_cert: None,
+            tls_key: None,
+            admin_token: None,
+            default_limits: Limits::default(),
+            body_limit_bytes: 1 << 20,
+            batch_body_limit_bytes: 16 << 20,
+            max_batch_events: 10_000,
+            shutdown_grace_seconds: 30,
+            partner_refresh_millis: 1000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies `PROPEL_*` environment variables.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("PROPEL_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("PROPEL_DATA") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("PROPEL_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = get("PROPEL_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("PROPEL_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.admin_token = Some(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_then_env() {
+        let mut c = Config::from_toml("listen = \"0.0.0.0:9000\"\n[default_limits]\ntracking_rps = 5\nrecommendations_rps = 6\nsponsored_rps = 7\n").unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.default_limits.sponsored_rps, 7);
+        assert_eq!(c.max_batch_events, 10_000);
+        c.apply_env(|k| (k == "PROPEL_LISTEN").then(|| "127.0.0.1:1".to_string()));
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert!(Config::from_toml("nonsense = 1").is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! What every handler shares.
+
+use crate::auth::PartnerCache;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use propel_store::{EventWriter, Store};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub writer: EventWriter,
+    pub partners: Arc<PartnerCache>,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+    /// (partner rowid, normalized email) of every subscribed address.
+    pub subscribers: Arc<RwLock<HashSet<(i64, String)>>>,
+}
+
+impl AppState {
+    /// Opens storage under the configured data directory and loads the caches.
+    pub fn open(config: Config) -> Result<AppState, propel_store::StoreError> {
+        let store = Store::open(&config.data_dir)?;
+        let metrics = Arc::new(Metrics::default());
+        let observed = metrics.clone();
+        let writer = store.start_writer(Some(Box::new(move |n| observed.observe_commit(n))))?;
+        let partners = Arc::new(PartnerCache::default());
+        partners.reload(&store)?;
+        let subscribers = store.subscribed_emails()?.into_iter().collect();
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            writer,
+            partners,
+            limiter: Arc::new(RateLimiter::default()),
+            metrics,
+            subscribers: Arc::new(RwLock::new(subscribers)),
+        })
+    }
+
+    pub fn is_subscribed(&self, partner: i64, email: &str) -> bool {
+        self.subscribers
+            .read()
+            .map(|s| s.contains(&(partner, email.to_string())))
+            .unwrap_or(false)
+    }
+}

@@ -1,0 +1,91 @@
+//! The tracking API: `POST /1.0/<method>` and the ordered batch `POST /1.0/visitorEvents`.
+
+use crate::auth::authorize;
+use crate::body::read_json;
+use crate::error::{json_response, HttpResult};
+use crate::query::Query;
+use crate::ratelimit::Api;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use propel_model::event::validate_batch;
+use propel_model::{ApiError, EventKind, ValidatedEvent};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/1.0/visitorEvents", post(batch))
+        .route("/1.0/{method}", post(single))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn single(
+    State(state): State<AppState>,
+    Path(method): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> HttpResult<Response> {
+    let kind = EventKind::from_name(&method)
+        .ok_or_else(|| ApiError::not_found(format!("unknown tracking method '{method}'")))?;
+    let now = now_ms();
+    let partner = authorize(&state, &Query::parse(raw.as_deref()), Api::Tracking, now)?;
+    let json = read_json(&headers, body, state.config.body_limit_bytes).await?;
+    let event = kind.validate(&json, now)?;
+    check_subscribed(&state, partner.rowid, &event)?;
+    store(&state, partner.rowid, vec![event]).await
+}
+
+async fn batch(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> HttpResult<Response> {
+    let now = now_ms();
+    let partner = authorize(&state, &Query::parse(raw.as_deref()), Api::Tracking, now)?;
+    let json = read_json(&headers, body, state.config.batch_body_limit_bytes).await?;
+    let events = validate_batch(&json, now, state.config.max_batch_events)?;
+    for (index, event) in events.iter().enumerate() {
+        check_subscribed(&state, partner.rowid, event)
+            .map_err(|e| e.at_index(index, "welcomeSequence."))?;
+    }
+    store(&state, partner.rowid, events).await
+}
+
+/// `welcomeSequence` only for addresses in the partner's subscriber base.
+fn check_subscribed(
+    state: &AppState,
+    partner: i64,
+    event: &ValidatedEvent,
+) -> Result<(), ApiError> {
+    if event.kind != EventKind::WelcomeSequence {
+        return Ok(());
+    }
+    match event.str_field("email") {
+        Some(email) if state.is_subscribed(partner, email) => Ok(()),
+        _ => Err(ApiError::invalid(
+            "email",
+            "must be an address in the partner's subscriber base, subscribed",
+        )),
+    }
+}
+
+async fn store(
+    state: &AppState,
+    partner: i64,
+    events: Vec<ValidatedEvent>,
+) -> HttpResult<Response> {
+    let n = events.len();
+    state.writer.write(partner, events).await?;
+    Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
+}
