@@ -1,0 +1,11 @@
+//! Integration tests: the real binary on port 0 with a temp data dir, spoken to over h2c.
+
+mod admin;
+mod auth;
+mod batch;
+mod cli;
+mod common;
+mod durability;
+mod ops;
+mod tls;
+mod tracking;
