@@ -28,6 +28,8 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// How often changes made by other processes (the command line) are picked up.
     pub partner_refresh_millis: u64,
+    /// Under load, how long the event writer gathers requests into one commit.
+    pub group_commit_window_micros: u64,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             max_batch_events: 10_000,
             shutdown_grace_seconds: 30,
             partner_refresh_millis: 1000,
+            group_commit_window_micros: 400,
         }
     }
 }
@@ -67,6 +70,9 @@ impl Config {
         }
         if let Some(v) = get("PROPEL_TLS_KEY") {
             self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("PROPEL_GROUP_COMMIT_WINDOW_MICROS").and_then(|v| v.parse().ok()) {
+            self.group_commit_window_micros = v;
         }
         if let Some(v) = get("PROPEL_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
             self.admin_token = Some(v);

@@ -63,30 +63,97 @@ impl Histogram {
 
 type RouteKey = (&'static str, &'static str);
 
-#[derive(Default)]
+const OTHER_ROUTES: [RouteKey; 7] = [
+    ("tracking", "visitorEvents"),
+    ("tracking", "unknown"),
+    ("admin", "admin"),
+    ("ops", "healthz"),
+    ("ops", "readyz"),
+    ("ops", "metrics"),
+    ("ops", "openapi"),
+];
+const UNKNOWN_ROUTE: RouteKey = ("other", "unknown");
+const ROUTES: usize = EventKind::ALL.len() + OTHER_ROUTES.len() + 1;
+const STATUSES: [u16; 13] = [200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503];
+
+/// The label pair of a route index.
+fn route_key(index: usize) -> RouteKey {
+    let kinds = EventKind::ALL.len();
+    if index < kinds {
+        ("tracking", EventKind::ALL[index].name())
+    } else {
+        OTHER_ROUTES.get(index - kinds).copied().unwrap_or(UNKNOWN_ROUTE)
+    }
+}
+
+fn route_index(key: RouteKey) -> usize {
+    (0..ROUTES).find(|&i| route_key(i) == key).unwrap_or(ROUTES - 1)
+}
+
+/// Lock-free counters: the request path only does atomic additions.
+struct RouteStats {
+    by_status: [AtomicU64; STATUSES.len() + 1],
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Default for RouteStats {
+    fn default() -> Self {
+        RouteStats {
+            by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<RouteKey, Histogram>>,
+    routes: Vec<RouteStats>,
+    other_statuses: Mutex<BTreeMap<(usize, u16), u64>>,
     batches: Mutex<Histogram>,
     events_stored: AtomicU64,
     rate_limited: [AtomicU64; 3],
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            routes: (0..ROUTES).map(|_| RouteStats::default()).collect(),
+            other_statuses: Mutex::default(),
+            batches: Mutex::default(),
+            events_stored: AtomicU64::new(0),
+            rate_limited: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
 impl Metrics {
     pub fn observe_request(&self, route: RouteKey, status: u16, seconds: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.0, route.1, status)).or_default() += 1;
+        let index = route_index(route);
+        let Some(stats) = self.routes.get(index) else { return };
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(i) => {
+                stats.by_status[i].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                if let Ok(mut m) = self.other_statuses.lock() {
+                    *m.entry((index, status)).or_default() += 1;
+                }
+            }
         }
-        if let Ok(mut m) = self.latency.lock() {
-            m.entry(route)
-                .or_default()
-                .observe(&LATENCY_BUCKETS, seconds);
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                stats.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
         }
+        stats.sum_nanos.fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+        stats.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn observe_commit(&self, events: usize) {
-        self.events_stored
-            .fetch_add(events as u64, Ordering::Relaxed);
+        self.events_stored.fetch_add(events as u64, Ordering::Relaxed);
         if let Ok(mut h) = self.batches.lock() {
             h.observe(&BATCH_BUCKETS, events as f64);
         }
@@ -100,33 +167,34 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP propel_http_requests_total HTTP requests answered, by API, method and status.\n");
         out.push_str("# TYPE propel_http_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((api, method, status), n) in m.iter() {
+        let other = self.other_statuses.lock().map(|m| m.clone()).unwrap_or_default();
+        for (index, stats) in self.routes.iter().enumerate() {
+            let (api, method) = route_key(index);
+            let counted = STATUSES.iter().enumerate().map(|(i, s)| (*s, stats.by_status[i].load(Ordering::Relaxed)));
+            let rare = other.iter().filter(|((r, _), _)| *r == index).map(|((_, s), n)| (*s, *n));
+            for (status, n) in counted.chain(rare).filter(|(_, n)| *n > 0) {
                 let _ = writeln!(out, "propel_http_requests_total{{api=\"{api}\",method=\"{method}\",status=\"{status}\"}} {n}");
             }
         }
-        out.push_str(
-            "# HELP propel_http_request_duration_seconds Time from request to response head.\n",
-        );
+        out.push_str("# HELP propel_http_request_duration_seconds Time from request to response head.\n");
         out.push_str("# TYPE propel_http_request_duration_seconds histogram\n");
-        if let Ok(m) = self.latency.lock() {
-            for ((api, method), h) in m.iter() {
-                let labels = format!("api=\"{api}\",method=\"{method}\"");
-                h.render(
-                    &mut out,
-                    "propel_http_request_duration_seconds",
-                    &labels,
-                    &LATENCY_BUCKETS,
-                );
+        for (index, stats) in self.routes.iter().enumerate() {
+            let count = stats.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
             }
+            let (api, method) = route_key(index);
+            let h = Histogram {
+                counts: stats.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+                sum: stats.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+                count,
+            };
+            let labels = format!("api=\"{api}\",method=\"{method}\"");
+            h.render(&mut out, "propel_http_request_duration_seconds", &labels, &LATENCY_BUCKETS);
         }
         out.push_str("# HELP propel_events_stored_total Tracking events durably committed.\n");
         out.push_str("# TYPE propel_events_stored_total counter\n");
-        let _ = writeln!(
-            out,
-            "propel_events_stored_total {}",
-            self.events_stored.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "propel_events_stored_total {}", self.events_stored.load(Ordering::Relaxed));
         out.push_str("# HELP propel_event_commit_size Events per group commit.\n");
         out.push_str("# TYPE propel_event_commit_size histogram\n");
         if let Ok(h) = self.batches.lock() {
@@ -136,11 +204,7 @@ impl Metrics {
         out.push_str("# TYPE propel_rate_limited_total counter\n");
         for api in [Api::Tracking, Api::Recommendations, Api::Sponsored] {
             let n = self.rate_limited[api as usize].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "propel_rate_limited_total{{api=\"{}\"}} {n}",
-                api.label()
-            );
+            let _ = writeln!(out, "propel_rate_limited_total{{api=\"{}\"}} {n}", api.label());
         }
         out
     }
@@ -195,6 +259,7 @@ mod tests {
     fn renders_prometheus_text() {
         let m = Metrics::default();
         m.observe_request(("tracking", "view"), 200, 0.0007);
+        m.observe_request(("ops", "healthz"), 418, 0.0001);
         m.observe_commit(3);
         m.rate_limited(Api::Sponsored);
         let text = m.render();
@@ -204,6 +269,10 @@ mod tests {
         assert!(text.contains("propel_http_request_duration_seconds_bucket{api=\"tracking\",method=\"view\",le=\"0.001\"} 1"));
         assert!(text.contains("propel_http_request_duration_seconds_bucket{api=\"tracking\",method=\"view\",le=\"0.0005\"} 0"));
         assert!(text.contains("propel_events_stored_total 3"));
+        assert!(text.contains("propel_http_requests_total{api=\"ops\",method=\"healthz\",status=\"418\"} 1"));
+        for i in 0..ROUTES {
+            assert_eq!(route_index(route_key(i)), i);
+        }
         assert!(text.contains("propel_event_commit_size_bucket{le=\"5\"} 1"));
         assert!(text.contains("propel_rate_limited_total{api=\"sponsored\"} 1"));
     }

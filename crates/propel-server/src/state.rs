@@ -8,8 +8,18 @@ use propel_store::{EventWriter, Store};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
+/// Cheap to clone (one reference count): the router clones it for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Arc<Store>,
     pub writer: EventWriter,
@@ -26,11 +36,12 @@ impl AppState {
         let store = Store::open(&config.data_dir)?;
         let metrics = Arc::new(Metrics::default());
         let observed = metrics.clone();
-        let writer = store.start_writer(Some(Box::new(move |n| observed.observe_commit(n))))?;
+        let window = std::time::Duration::from_micros(config.group_commit_window_micros);
+        let writer = store.start_writer(Some(Box::new(move |n| observed.observe_commit(n))), window)?;
         let partners = Arc::new(PartnerCache::default());
         partners.reload(&store)?;
         let subscribers = store.subscribed_emails()?.into_iter().collect();
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             store,
             writer,
@@ -38,7 +49,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             metrics,
             subscribers: Arc::new(RwLock::new(subscribers)),
-        })
+        })))
     }
 
     pub fn is_subscribed(&self, partner: i64, email: &str) -> bool {

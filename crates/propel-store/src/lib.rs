@@ -46,6 +46,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Fewer, larger checkpoints: each commit appends the same hot pages to the WAL.
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     Ok(conn)
 }
 
@@ -69,8 +71,9 @@ impl Store {
     }
 
     /// Starts the single event writer on its own thread.
-    pub fn start_writer(&self, observer: Option<CommitObserver>) -> Result<EventWriter> {
-        EventWriter::start(connect(&self.path)?, observer)
+    /// `gather_window`: see the writer; zero commits every group at once.
+    pub fn start_writer(&self, observer: Option<CommitObserver>, gather_window: std::time::Duration) -> Result<EventWriter> {
+        EventWriter::start(connect(&self.path)?, observer, gather_window)
     }
 
     pub fn path(&self) -> &Path {

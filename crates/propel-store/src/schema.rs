@@ -36,7 +36,6 @@ const MIGRATIONS: &[&str] = &[
         order_key TEXT
     );
     CREATE INDEX events_by_session ON events(partner, session, seq);
-    CREATE INDEX events_by_partner ON events(partner, seq);
     CREATE UNIQUE INDEX events_order_lines ON events(partner, order_key) WHERE order_key IS NOT NULL;
     CREATE TABLE contacts (
         partner INTEGER NOT NULL,

@@ -11,6 +11,7 @@ use propel_model::{EventKind, ValidatedEvent};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events written in one transaction; keeps a commit's latency bounded.
@@ -50,11 +51,12 @@ impl EventWriter {
     pub(crate) fn start(
         conn: Connection,
         observer: Option<CommitObserver>,
+        window: Duration,
     ) -> crate::Result<EventWriter> {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS);
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || run(conn, rx, observer))?;
+            .spawn(move || run(conn, rx, observer, window))?;
         Ok(EventWriter {
             queue: tx,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
@@ -105,32 +107,26 @@ impl EventWriter {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, observer: Option<CommitObserver>) {
+/// A commit that ends this soon after the previous one means the writer is busy.
+const BUSY_GAP: Duration = Duration::from_millis(3);
+
+/// Under load (see [`BUSY_GAP`]), the writer waits up to `window` for more jobs before
+/// committing, so that one fsync covers many requests. Idle, it commits at once.
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, observer: Option<CommitObserver>, window: Duration) {
     let mut stop_reply = None;
+    let mut last_commit = Instant::now() - BUSY_GAP;
     while stop_reply.is_none() {
-        let Some(first) = rx.blocking_recv() else {
-            break;
-        };
+        let Some(first) = rx.blocking_recv() else { break };
         let mut jobs = Vec::new();
         let mut count = 0;
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Write(job) => {
-                    count += job.events.len();
-                    jobs.push(job);
-                }
-                Message::Stop(reply) => {
-                    stop_reply = Some(reply);
-                    break;
-                }
-            }
-            if count < MAX_EVENTS_PER_COMMIT {
-                next = rx.try_recv().ok();
-            }
+        stop_reply = gather(&mut rx, Some(first), &mut jobs, &mut count);
+        if stop_reply.is_none() && !window.is_zero() && count < MAX_EVENTS_PER_COMMIT && last_commit.elapsed() < BUSY_GAP {
+            std::thread::sleep(window);
+            stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
         if !jobs.is_empty() {
             commit_group(&mut conn, jobs, &observer);
+            last_commit = Instant::now();
         }
     }
     rx.close();
@@ -149,56 +145,65 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, observer: Option<C
     }
 }
 
+/// Takes queued jobs (starting with `first`) until the cap; returns a stop request if one came.
+fn gather(
+    rx: &mut mpsc::Receiver<Message>,
+    first: Option<Message>,
+    jobs: &mut Vec<Job>,
+    count: &mut usize,
+) -> Option<oneshot::Sender<()>> {
+    let mut next = first.or_else(|| rx.try_recv().ok());
+    while let Some(message) = next.take() {
+        match message {
+            Message::Write(job) => {
+                *count += job.events.len();
+                jobs.push(job);
+            }
+            Message::Stop(reply) => return Some(reply),
+        }
+        if *count < MAX_EVENTS_PER_COMMIT {
+            next = rx.try_recv().ok();
+        }
+    }
+    None
+}
+
 fn commit_group(conn: &mut Connection, jobs: Vec<Job>, observer: &Option<CommitObserver>) {
-    let outcome = write_group(conn, &jobs);
-    match outcome {
-        Ok((results, stored)) => {
-            if let Some(observe) = observer {
-                observe(stored);
-            }
-            for (job, result) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(result);
-            }
+    // Jobs were validated before they were queued, so the whole group nearly always
+    // commits at once. When it does not, each job is retried alone so that one bad
+    // job cannot fail the others.
+    let results = match write_jobs(conn, &jobs) {
+        Ok(()) => vec![Ok(()); jobs.len()],
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(_) => jobs.iter().map(|job| write_jobs(conn, std::slice::from_ref(job))).collect(),
+    };
+    let stored: usize = jobs.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(j, _)| j.events.len()).sum();
+    if let Some(observe) = observer {
+        if stored > 0 {
+            observe(stored);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "event group commit failed");
-            for job in jobs {
-                let _ = job.reply.send(Err(WriteError::Storage(e.to_string())));
-            }
+    }
+    for (job, result) in jobs.into_iter().zip(results) {
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "event write failed");
         }
+        let _ = job.reply.send(result);
     }
 }
 
-type GroupResult = (Vec<Result<(), WriteError>>, usize);
-
-fn write_group(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<GroupResult> {
-    let mut tx = conn.transaction()?;
-    let mut results = Vec::with_capacity(jobs.len());
+/// Writes jobs in one transaction: all of them or none.
+fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> Result<(), WriteError> {
+    let storage = |e: rusqlite::Error| WriteError::Storage(e.to_string());
+    let mut tx = conn.transaction().map_err(storage)?;
     let mut per_partner: HashMap<i64, (i64, i64)> = HashMap::new();
-    let mut stored = 0;
     for job in jobs {
-        let mut sp = tx.savepoint()?;
-        match write_job(&sp, job) {
-            Ok(()) => {
-                sp.commit()?;
-                stored += job.events.len();
-                let entry = per_partner.entry(job.partner).or_insert((0, i64::MIN));
-                entry.0 += job.events.len() as i64;
-                for e in &job.events {
-                    entry.1 = entry.1.max(e.ts_ms);
-                }
-                results.push(Ok(()));
-            }
-            Err(e) => {
-                sp.rollback()?;
-                drop(sp);
-                results.push(Err(WriteError::Storage(e.to_string())));
-            }
-        }
+        write_job(&tx, job).map_err(storage)?;
+        let entry = per_partner.entry(job.partner).or_insert((0, i64::MIN));
+        entry.0 += job.events.len() as i64;
+        entry.1 = job.events.iter().fold(entry.1, |m, e| m.max(e.ts_ms));
     }
-    update_partner_counters(&mut tx, &per_partner)?;
-    tx.commit()?;
-    Ok((results, stored))
+    update_partner_counters(&mut tx, &per_partner).map_err(storage)?;
+    tx.commit().map_err(storage)
 }
 
 fn write_job(tx: &Connection, job: &Job) -> rusqlite::Result<()> {
