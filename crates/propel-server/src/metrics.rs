@@ -74,7 +74,9 @@ const OTHER_ROUTES: [RouteKey; 7] = [
 ];
 const UNKNOWN_ROUTE: RouteKey = ("other", "unknown");
 const ROUTES: usize = EventKind::ALL.len() + OTHER_ROUTES.len() + 1;
-const STATUSES: [u16; 13] = [200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503];
+const STATUSES: [u16; 13] = [
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503,
+];
 
 /// The label pair of a route index.
 fn route_key(index: usize) -> RouteKey {
@@ -82,12 +84,17 @@ fn route_key(index: usize) -> RouteKey {
     if index < kinds {
         ("tracking", EventKind::ALL[index].name())
     } else {
-        OTHER_ROUTES.get(index - kinds).copied().unwrap_or(UNKNOWN_ROUTE)
+        OTHER_ROUTES
+            .get(index - kinds)
+            .copied()
+            .unwrap_or(UNKNOWN_ROUTE)
     }
 }
 
 fn route_index(key: RouteKey) -> usize {
-    (0..ROUTES).find(|&i| route_key(i) == key).unwrap_or(ROUTES - 1)
+    (0..ROUTES)
+        .find(|&i| route_key(i) == key)
+        .unwrap_or(ROUTES - 1)
 }
 
 /// Lock-free counters: the request path only does atomic additions.
@@ -132,7 +139,9 @@ impl Default for Metrics {
 impl Metrics {
     pub fn observe_request(&self, route: RouteKey, status: u16, seconds: f64) {
         let index = route_index(route);
-        let Some(stats) = self.routes.get(index) else { return };
+        let Some(stats) = self.routes.get(index) else {
+            return;
+        };
         match STATUSES.iter().position(|s| *s == status) {
             Some(i) => {
                 stats.by_status[i].fetch_add(1, Ordering::Relaxed);
@@ -148,12 +157,15 @@ impl Metrics {
                 stats.buckets[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        stats.sum_nanos.fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+        stats
+            .sum_nanos
+            .fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
         stats.count.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn observe_commit(&self, events: usize) {
-        self.events_stored.fetch_add(events as u64, Ordering::Relaxed);
+        self.events_stored
+            .fetch_add(events as u64, Ordering::Relaxed);
         if let Ok(mut h) = self.batches.lock() {
             h.observe(&BATCH_BUCKETS, events as f64);
         }
@@ -167,16 +179,28 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP propel_http_requests_total HTTP requests answered, by API, method and status.\n");
         out.push_str("# TYPE propel_http_requests_total counter\n");
-        let other = self.other_statuses.lock().map(|m| m.clone()).unwrap_or_default();
+        let other = self
+            .other_statuses
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         for (index, stats) in self.routes.iter().enumerate() {
             let (api, method) = route_key(index);
-            let counted = STATUSES.iter().enumerate().map(|(i, s)| (*s, stats.by_status[i].load(Ordering::Relaxed)));
-            let rare = other.iter().filter(|((r, _), _)| *r == index).map(|((_, s), n)| (*s, *n));
+            let counted = STATUSES
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (*s, stats.by_status[i].load(Ordering::Relaxed)));
+            let rare = other
+                .iter()
+                .filter(|((r, _), _)| *r == index)
+                .map(|((_, s), n)| (*s, *n));
             for (status, n) in counted.chain(rare).filter(|(_, n)| *n > 0) {
                 let _ = writeln!(out, "propel_http_requests_total{{api=\"{api}\",method=\"{method}\",status=\"{status}\"}} {n}");
             }
         }
-        out.push_str("# HELP propel_http_request_duration_seconds Time from request to response head.\n");
+        out.push_str(
+            "# HELP propel_http_request_duration_seconds Time from request to response head.\n",
+        );
         out.push_str("# TYPE propel_http_request_duration_seconds histogram\n");
         for (index, stats) in self.routes.iter().enumerate() {
             let count = stats.count.load(Ordering::Relaxed);
@@ -185,16 +209,29 @@ impl Metrics {
             }
             let (api, method) = route_key(index);
             let h = Histogram {
-                counts: stats.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+                counts: stats
+                    .buckets
+                    .iter()
+                    .map(|b| b.load(Ordering::Relaxed))
+                    .collect(),
                 sum: stats.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
                 count,
             };
             let labels = format!("api=\"{api}\",method=\"{method}\"");
-            h.render(&mut out, "propel_http_request_duration_seconds", &labels, &LATENCY_BUCKETS);
+            h.render(
+                &mut out,
+                "propel_http_request_duration_seconds",
+                &labels,
+                &LATENCY_BUCKETS,
+            );
         }
         out.push_str("# HELP propel_events_stored_total Tracking events durably committed.\n");
         out.push_str("# TYPE propel_events_stored_total counter\n");
-        let _ = writeln!(out, "propel_events_stored_total {}", self.events_stored.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "propel_events_stored_total {}",
+            self.events_stored.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP propel_event_commit_size Events per group commit.\n");
         out.push_str("# TYPE propel_event_commit_size histogram\n");
         if let Ok(h) = self.batches.lock() {
@@ -204,7 +241,11 @@ impl Metrics {
         out.push_str("# TYPE propel_rate_limited_total counter\n");
         for api in [Api::Tracking, Api::Recommendations, Api::Sponsored] {
             let n = self.rate_limited[api as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "propel_rate_limited_total{{api=\"{}\"}} {n}", api.label());
+            let _ = writeln!(
+                out,
+                "propel_rate_limited_total{{api=\"{}\"}} {n}",
+                api.label()
+            );
         }
         out
     }
@@ -269,7 +310,9 @@ mod tests {
         assert!(text.contains("propel_http_request_duration_seconds_bucket{api=\"tracking\",method=\"view\",le=\"0.001\"} 1"));
         assert!(text.contains("propel_http_request_duration_seconds_bucket{api=\"tracking\",method=\"view\",le=\"0.0005\"} 0"));
         assert!(text.contains("propel_events_stored_total 3"));
-        assert!(text.contains("propel_http_requests_total{api=\"ops\",method=\"healthz\",status=\"418\"} 1"));
+        assert!(text.contains(
+            "propel_http_requests_total{api=\"ops\",method=\"healthz\",status=\"418\"} 1"
+        ));
         for i in 0..ROUTES {
             assert_eq!(route_index(route_key(i)), i);
         }

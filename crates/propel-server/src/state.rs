@@ -37,7 +37,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let observed = metrics.clone();
         let window = std::time::Duration::from_micros(config.group_commit_window_micros);
-        let writer = store.start_writer(Some(Box::new(move |n| observed.observe_commit(n))), window)?;
+        let writer =
+            store.start_writer(Some(Box::new(move |n| observed.observe_commit(n))), window)?;
         let partners = Arc::new(PartnerCache::default());
         partners.reload(&store)?;
         let subscribers = store.subscribed_emails()?.into_iter().collect();

@@ -72,7 +72,11 @@ impl Store {
 
     /// Starts the single event writer on its own thread.
     /// `gather_window`: see the writer; zero commits every group at once.
-    pub fn start_writer(&self, observer: Option<CommitObserver>, gather_window: std::time::Duration) -> Result<EventWriter> {
+    pub fn start_writer(
+        &self,
+        observer: Option<CommitObserver>,
+        gather_window: std::time::Duration,
+    ) -> Result<EventWriter> {
         EventWriter::start(connect(&self.path)?, observer, gather_window)
     }
 

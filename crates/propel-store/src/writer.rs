@@ -112,15 +112,26 @@ const BUSY_GAP: Duration = Duration::from_millis(3);
 
 /// Under load (see [`BUSY_GAP`]), the writer waits up to `window` for more jobs before
 /// committing, so that one fsync covers many requests. Idle, it commits at once.
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Message>, observer: Option<CommitObserver>, window: Duration) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Message>,
+    observer: Option<CommitObserver>,
+    window: Duration,
+) {
     let mut stop_reply = None;
     let mut last_commit = Instant::now() - BUSY_GAP;
     while stop_reply.is_none() {
-        let Some(first) = rx.blocking_recv() else { break };
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
         let mut jobs = Vec::new();
         let mut count = 0;
         stop_reply = gather(&mut rx, Some(first), &mut jobs, &mut count);
-        if stop_reply.is_none() && !window.is_zero() && count < MAX_EVENTS_PER_COMMIT && last_commit.elapsed() < BUSY_GAP {
+        if stop_reply.is_none()
+            && !window.is_zero()
+            && count < MAX_EVENTS_PER_COMMIT
+            && last_commit.elapsed() < BUSY_GAP
+        {
             std::thread::sleep(window);
             stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
@@ -175,9 +186,17 @@ fn commit_group(conn: &mut Connection, jobs: Vec<Job>, observer: &Option<CommitO
     let results = match write_jobs(conn, &jobs) {
         Ok(()) => vec![Ok(()); jobs.len()],
         Err(e) if jobs.len() == 1 => vec![Err(e)],
-        Err(_) => jobs.iter().map(|job| write_jobs(conn, std::slice::from_ref(job))).collect(),
+        Err(_) => jobs
+            .iter()
+            .map(|job| write_jobs(conn, std::slice::from_ref(job)))
+            .collect(),
     };
-    let stored: usize = jobs.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(j, _)| j.events.len()).sum();
+    let stored: usize = jobs
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(j, _)| j.events.len())
+        .sum();
     if let Some(observe) = observer {
         if stored > 0 {
             observe(stored);
