@@ -8,12 +8,14 @@ mod contacts;
 pub use contacts::ContactRecord;
 mod export;
 mod partners;
+mod products;
 mod schema;
 mod subscribers;
 mod writer;
 
 pub use export::ExportedEvent;
 pub use partners::{KeyHash, Limits, PartnerRecord};
+pub use products::{CatalogImport, CatalogRows, CatalogStamp, CategoryRow, FeedSource};
 pub use writer::{CommitObserver, EventWriter, WriteError};
 
 use rusqlite::Connection;

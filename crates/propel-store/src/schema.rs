@@ -68,6 +68,48 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO meta(key, value) VALUES ('partners_version', 0);
     "#,
+    // 2: the product base: products and categories per partner and generation (a feed
+    // import stages generation N+1, then flips `catalog_state.generation`), first-seen
+    // times kept across imports, and scheduled feed sources.
+    r#"
+    CREATE TABLE catalog_state (
+        partner INTEGER PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        last_generation INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE products (
+        partner INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (partner, generation, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE product_categories (
+        partner INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        parent_id INTEGER,
+        name TEXT NOT NULL,
+        PRIMARY KEY (partner, generation, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE product_first_seen (
+        partner INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE feed_sources (
+        partner INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        interval_minutes INTEGER NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        status TEXT NOT NULL DEFAULT '{}',
+        next_fetch_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,514 @@
+//! The product base: products and categories per partner and generation, first-seen
+//! times, scheduled feed sources.
+//!
+//! A full import never holds the write lock for long: it stages generation N+1 in
+//! transactions of [`BATCH`] rows on a connection of its own, flips
+//! `catalog_state.generation` in one tiny transaction, then deletes generation N in
+//! batches. Readers load a partner's current generation inside one read transaction, so
+//! they see the old base or the new one, never a mix. A failed import deletes what it
+//! staged and changes nothing. Product API upserts and deletes act on the current
+//! generation directly (one short transaction per request).
+
+use crate::{connect, now_ms, Result, Store};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+/// Rows per staging or deleting transaction.
+pub const BATCH: usize = 5_000;
+
+/// A category row of a generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub name: String,
+}
+
+/// A partner's current generation and change counter: a reader holding an older stamp
+/// must reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogStamp {
+    pub partner: i64,
+    pub generation: i64,
+    pub version: i64,
+}
+
+/// What a load returns besides the products it streamed.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogRows {
+    pub generation: i64,
+    pub version: i64,
+    pub categories: Vec<CategoryRow>,
+}
+
+/// A partner's scheduled feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    pub partner: i64,
+    pub url: String,
+    pub interval_minutes: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// JSON object: what the last fetches did.
+    pub status: String,
+    pub next_fetch_ms: i64,
+}
+
+/// A full import being staged as a new generation. Dropped without [`CatalogImport::commit`],
+/// it deletes what it staged.
+pub struct CatalogImport {
+    conn: Connection,
+    partner: i64,
+    generation: i64,
+    started_ms: i64,
+    products: Vec<(i64, String)>,
+    categories: Vec<CategoryRow>,
+    staged: u64,
+    finished: bool,
+}
+
+fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO catalog_state(partner, generation, last_generation, version, updated_ms)
+         VALUES (?1, 1, 1, 1, ?2)
+         ON CONFLICT(partner) DO UPDATE SET version = version + 1, updated_ms = ?2",
+        params![partner, now],
+    )?;
+    Ok(tx.query_row(
+        "SELECT generation FROM catalog_state WHERE partner = ?1",
+        [partner],
+        |r| r.get(0),
+    )?)
+}
+
+/// Deletes one generation's rows in short transactions.
+fn delete_generation(conn: &mut Connection, partner: i64, generation: i64) -> Result<()> {
+    for table in ["products", "product_categories"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE partner = ?1 AND generation = ?2 AND id IN
+             (SELECT id FROM {table} WHERE partner = ?1 AND generation = ?2 LIMIT {BATCH})"
+        );
+        while conn.execute(&sql, params![partner, generation])? > 0 {}
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Starts staging a full import for `partner` as a new generation.
+    pub fn begin_import(&self, partner: i64) -> Result<CatalogImport> {
+        let mut conn = connect(&self.path)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO catalog_state(partner, generation, last_generation, version, updated_ms)
+             VALUES (?1, 0, 0, 0, ?2) ON CONFLICT(partner) DO NOTHING",
+            params![partner, now],
+        )?;
+        let generation: i64 = tx.query_row(
+            "UPDATE catalog_state SET last_generation = last_generation + 1 WHERE partner = ?1
+             RETURNING last_generation",
+            [partner],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(CatalogImport {
+            conn,
+            partner,
+            generation,
+            started_ms: now,
+            products: Vec::with_capacity(BATCH),
+            categories: Vec::new(),
+            staged: 0,
+            finished: false,
+        })
+    }
+
+    /// Every partner's current generation and change counter.
+    pub fn catalog_stamps(&self) -> Result<Vec<CatalogStamp>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT partner, generation, version FROM catalog_state")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(CatalogStamp {
+                    partner: r.get(0)?,
+                    generation: r.get(1)?,
+                    version: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Streams the partner's current products (id, JSON body, first-seen time) to
+    /// `on_product`, all from one snapshot; `None` when the partner has no base.
+    pub fn load_catalog(
+        &self,
+        partner: i64,
+        mut on_product: impl FnMut(i64, &str, Option<i64>),
+    ) -> Result<Option<CatalogRows>> {
+        let mut conn = self.reader()?;
+        let tx = conn.transaction()?;
+        let state: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT generation, version FROM catalog_state WHERE partner = ?1",
+                [partner],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((generation, version)) = state else {
+            return Ok(None);
+        };
+        let mut categories = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id, parent_id, name FROM product_categories
+                 WHERE partner = ?1 AND generation = ?2",
+            )?;
+            let mut rows = stmt.query(params![partner, generation])?;
+            while let Some(r) = rows.next()? {
+                categories.push(CategoryRow {
+                    id: r.get(0)?,
+                    parent_id: r.get(1)?,
+                    name: r.get(2)?,
+                });
+            }
+            let mut stmt = tx.prepare(
+                "SELECT p.id, p.body, f.first_seen_ms FROM products p
+                 LEFT JOIN product_first_seen f ON f.partner = p.partner AND f.id = p.id
+                 WHERE p.partner = ?1 AND p.generation = ?2",
+            )?;
+            let mut rows = stmt.query(params![partner, generation])?;
+            while let Some(r) = rows.next()? {
+                let body = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                on_product(r.get(0)?, body, r.get(2)?);
+            }
+        }
+        tx.commit()?;
+        Ok(Some(CatalogRows {
+            generation,
+            version,
+            categories,
+        }))
+    }
+
+    /// Inserts or replaces products (id, JSON body) in the current generation, in one
+    /// transaction; returns each product's first-seen time, in order.
+    pub fn upsert_products(&self, partner: i64, products: &[(i64, String)]) -> Result<Vec<i64>> {
+        let now = now_ms();
+        self.with_conn(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let generation = bump_state(&tx, partner, now)?;
+            let mut seen = Vec::with_capacity(products.len());
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let mut first = tx.prepare_cached(
+                    "INSERT INTO product_first_seen(partner, id, first_seen_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(partner, id) DO UPDATE SET first_seen_ms = first_seen_ms
+                     RETURNING first_seen_ms",
+                )?;
+                for (id, body) in products {
+                    put.execute(params![partner, generation, id, body])?;
+                    seen.push(first.query_row(params![partner, id, now], |r| r.get(0))?);
+                }
+            }
+            tx.commit()?;
+            Ok(seen)
+        })
+    }
+
+    /// Removes a product from the current generation; `false` when it was not there.
+    pub fn delete_product(&self, partner: i64, id: i64) -> Result<bool> {
+        let now = now_ms();
+        self.with_conn(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let generation: Option<i64> = tx
+                .query_row(
+                    "SELECT generation FROM catalog_state WHERE partner = ?1",
+                    [partner],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(generation) = generation else {
+                return Ok(false);
+            };
+            let n = tx.execute(
+                "DELETE FROM products WHERE partner = ?1 AND generation = ?2 AND id = ?3",
+                params![partner, generation, id],
+            )?;
+            if n > 0 {
+                bump_state(&tx, partner, now)?;
+            }
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Sets (or replaces) the partner's feed URL; a new URL forgets the validators.
+    pub fn set_feed_source(&self, partner: i64, url: &str, interval_minutes: i64) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO feed_sources(partner, url, interval_minutes, status, next_fetch_ms)
+                 VALUES (?1, ?2, ?3, '{}', 0)
+                 ON CONFLICT(partner) DO UPDATE SET
+                   etag = CASE WHEN url = ?2 THEN etag END,
+                   last_modified = CASE WHEN url = ?2 THEN last_modified END,
+                   url = ?2, interval_minutes = ?3, next_fetch_ms = 0",
+                params![partner, url, interval_minutes],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn feed_source(&self, partner: i64) -> Result<Option<FeedSource>> {
+        self.with_conn(|c| {
+            Ok(c.query_row(
+                &format!("{FEED_COLUMNS} WHERE partner = ?1"),
+                [partner],
+                feed_from_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// Feed sources whose next fetch is due at `now`.
+    pub fn due_feed_sources(&self, now: i64) -> Result<Vec<FeedSource>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{FEED_COLUMNS} WHERE next_fetch_ms <= ?1"))?;
+            let rows = stmt.query_map([now], feed_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Records a fetch: validators, status JSON, next due time. Ignored when the URL
+    /// changed meanwhile.
+    pub fn record_feed_fetch(&self, source: &FeedSource) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE feed_sources SET etag = ?3, last_modified = ?4, status = ?5, next_fetch_ms = ?6
+                 WHERE partner = ?1 AND url = ?2",
+                params![
+                    source.partner,
+                    source.url,
+                    source.etag,
+                    source.last_modified,
+                    source.status,
+                    source.next_fetch_ms
+                ],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+const FEED_COLUMNS: &str = "SELECT partner, url, interval_minutes, etag, last_modified, status, next_fetch_ms FROM feed_sources";
+
+fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedSource> {
+    Ok(FeedSource {
+        partner: r.get(0)?,
+        url: r.get(1)?,
+        interval_minutes: r.get(2)?,
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        status: r.get(5)?,
+        next_fetch_ms: r.get(6)?,
+    })
+}
+
+impl CatalogImport {
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// Products staged so far (a repeated id counts once per time it came).
+    pub fn staged(&self) -> u64 {
+        self.staged
+    }
+
+    pub fn add_category(&mut self, category: CategoryRow) {
+        self.categories.push(category);
+    }
+
+    /// Stages a product (JSON body); a later product with the same id replaces it.
+    pub fn add_product(&mut self, id: i64, body: String) -> Result<()> {
+        self.products.push((id, body));
+        self.staged += 1;
+        if self.products.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.products.is_empty() && self.categories.is_empty() {
+            return Ok(());
+        }
+        let (partner, generation, now) = (self.partner, self.generation, self.started_ms);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut cat = tx.prepare_cached(
+                "INSERT OR REPLACE INTO product_categories(partner, generation, id, parent_id, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for c in &self.categories {
+                cat.execute(params![partner, generation, c.id, c.parent_id, c.name])?;
+            }
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut first = tx.prepare_cached(
+                "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, body) in &self.products {
+                put.execute(params![partner, generation, id, body])?;
+                first.execute(params![partner, id, now])?;
+            }
+        }
+        tx.commit()?;
+        self.products.clear();
+        self.categories.clear();
+        Ok(())
+    }
+
+    /// Writes what is left, makes the new generation current in one short transaction,
+    /// then deletes the previous generation in batches.
+    pub fn commit(mut self) -> Result<i64> {
+        self.flush()?;
+        let (partner, generation) = (self.partner, self.generation);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let previous: i64 = tx.query_row(
+            "SELECT generation FROM catalog_state WHERE partner = ?1",
+            [partner],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE catalog_state SET generation = ?2, version = version + 1, updated_ms = ?3
+             WHERE partner = ?1",
+            params![partner, generation, now_ms()],
+        )?;
+        tx.commit()?;
+        self.finished = true;
+        if previous != generation {
+            delete_generation(&mut self.conn, partner, previous)?;
+        }
+        Ok(generation)
+    }
+
+    /// Deletes what was staged (and the first-seen times this import recorded).
+    pub fn abort(mut self) -> Result<()> {
+        self.discard()
+    }
+
+    fn discard(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        self.products.clear();
+        self.categories.clear();
+        let (partner, generation) = (self.partner, self.generation);
+        delete_generation(&mut self.conn, partner, generation)?;
+        // Products this import saw first were never visible: forget when they were seen.
+        while self.conn.execute(
+            &format!(
+                "DELETE FROM product_first_seen WHERE partner = ?1 AND first_seen_ms = ?2 AND id IN
+                 (SELECT id FROM product_first_seen WHERE partner = ?1 AND first_seen_ms = ?2
+                  AND id NOT IN (SELECT p.id FROM products p WHERE p.partner = ?1) LIMIT {BATCH})"
+            ),
+            params![partner, self.started_ms],
+        )? > 0
+        {}
+        Ok(())
+    }
+}
+
+impl Drop for CatalogImport {
+    fn drop(&mut self) {
+        if let Err(e) = self.discard() {
+            tracing::warn!(error = %e, partner = self.partner, "could not discard a failed import");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(store: &Store, partner: i64) -> Vec<(i64, Option<i64>)> {
+        let mut out = Vec::new();
+        store
+            .load_catalog(partner, |id, _, seen| out.push((id, seen)))
+            .unwrap();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn import_flip_keeps_first_seen_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.load_catalog(1, |_, _, _| {}).unwrap().is_none());
+        let mut imp = store.begin_import(1).unwrap();
+        imp.add_category(CategoryRow {
+            id: 5,
+            parent_id: None,
+            name: "Root".into(),
+        });
+        for id in 0..12_000 {
+            imp.add_product(id, format!("{{\"id\":{id}}}")).unwrap();
+        }
+        // Not visible before the flip.
+        assert!(ids(&store, 1).is_empty());
+        assert_eq!(imp.commit().unwrap(), 1);
+        let first = ids(&store, 1);
+        assert_eq!(first.len(), 12_000);
+        let seen0 = first[0].1.unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let mut imp = store.begin_import(1).unwrap();
+        imp.add_product(0, "{}".into()).unwrap();
+        imp.add_product(20_000, "{}".into()).unwrap();
+        imp.commit().unwrap();
+        let second = ids(&store, 1);
+        assert_eq!(second.len(), 2);
+        assert_eq!(second[0], (0, Some(seen0)));
+        assert!(second[1].1.unwrap() > seen0);
+        let rows = store.load_catalog(1, |_, _, _| {}).unwrap().unwrap();
+        assert!(rows.categories.is_empty());
+        assert_eq!(rows.generation, 2);
+        // Another partner sees nothing.
+        assert!(ids(&store, 2).is_empty());
+    }
+
+    #[test]
+    fn a_dropped_import_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.upsert_products(1, &[(7, "{}".into())]).unwrap();
+        {
+            let mut imp = store.begin_import(1).unwrap();
+            for id in 100..6_000 {
+                imp.add_product(id, "{}".into()).unwrap();
+            }
+        }
+        assert_eq!(ids(&store, 1).len(), 1);
+        let left: i64 = store
+            .with_conn(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM products WHERE partner = 1)
+                          + (SELECT count(*) FROM product_first_seen WHERE partner = 1)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(left, 2);
+        assert!(store.delete_product(1, 7).unwrap());
+        assert!(!store.delete_product(1, 7).unwrap());
+        assert!(ids(&store, 1).is_empty());
+    }
+}
