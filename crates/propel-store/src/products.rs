@@ -66,7 +66,7 @@ pub struct CatalogImport {
     finished: bool,
 }
 
-fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<i64> {
+fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<CatalogStamp> {
     tx.execute(
         "INSERT INTO catalog_state(partner, generation, last_generation, version, updated_ms)
          VALUES (?1, 1, 1, 1, ?2)
@@ -74,9 +74,15 @@ fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<i64> {
         params![partner, now],
     )?;
     Ok(tx.query_row(
-        "SELECT generation FROM catalog_state WHERE partner = ?1",
+        "SELECT generation, version FROM catalog_state WHERE partner = ?1",
         [partner],
-        |r| r.get(0),
+        |r| {
+            Ok(CatalogStamp {
+                partner,
+                generation: r.get(0)?,
+                version: r.get(1)?,
+            })
+        },
     )?)
 }
 
@@ -191,12 +197,17 @@ impl Store {
     }
 
     /// Inserts or replaces products (id, JSON body) in the current generation, in one
-    /// transaction; returns each product's first-seen time, in order.
-    pub fn upsert_products(&self, partner: i64, products: &[(i64, String)]) -> Result<Vec<i64>> {
+    /// transaction; returns the new stamp and each product's first-seen time, in order.
+    pub fn upsert_products(
+        &self,
+        partner: i64,
+        products: &[(i64, String)],
+    ) -> Result<(CatalogStamp, Vec<i64>)> {
         let now = now_ms();
         self.with_conn(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let generation = bump_state(&tx, partner, now)?;
+            let stamp = bump_state(&tx, partner, now)?;
+            let generation = stamp.generation;
             let mut seen = Vec::with_capacity(products.len());
             {
                 let mut put = tx.prepare_cached(
@@ -213,12 +224,13 @@ impl Store {
                 }
             }
             tx.commit()?;
-            Ok(seen)
+            Ok((stamp, seen))
         })
     }
 
-    /// Removes a product from the current generation; `false` when it was not there.
-    pub fn delete_product(&self, partner: i64, id: i64) -> Result<bool> {
+    /// Removes a product from the current generation: the new stamp, `None` when it was
+    /// not there.
+    pub fn delete_product(&self, partner: i64, id: i64) -> Result<Option<CatalogStamp>> {
         let now = now_ms();
         self.with_conn(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -230,17 +242,19 @@ impl Store {
                 )
                 .optional()?;
             let Some(generation) = generation else {
-                return Ok(false);
+                return Ok(None);
             };
             let n = tx.execute(
                 "DELETE FROM products WHERE partner = ?1 AND generation = ?2 AND id = ?3",
                 params![partner, generation, id],
             )?;
-            if n > 0 {
-                bump_state(&tx, partner, now)?;
-            }
+            let stamp = if n > 0 {
+                Some(bump_state(&tx, partner, now)?)
+            } else {
+                None
+            };
             tx.commit()?;
-            Ok(n > 0)
+            Ok(stamp)
         })
     }
 
@@ -374,8 +388,8 @@ impl CatalogImport {
     }
 
     /// Writes what is left, makes the new generation current in one short transaction,
-    /// then deletes the previous generation in batches.
-    pub fn commit(mut self) -> Result<i64> {
+    /// then deletes the previous generation in batches. Returns the new stamp.
+    pub fn commit(mut self) -> Result<CatalogStamp> {
         self.flush()?;
         let (partner, generation) = (self.partner, self.generation);
         let tx = self
@@ -386,17 +400,22 @@ impl CatalogImport {
             [partner],
             |r| r.get(0),
         )?;
-        tx.execute(
+        let version: i64 = tx.query_row(
             "UPDATE catalog_state SET generation = ?2, version = version + 1, updated_ms = ?3
-             WHERE partner = ?1",
+             WHERE partner = ?1 RETURNING version",
             params![partner, generation, now_ms()],
+            |r| r.get(0),
         )?;
         tx.commit()?;
         self.finished = true;
         if previous != generation {
             delete_generation(&mut self.conn, partner, previous)?;
         }
-        Ok(generation)
+        Ok(CatalogStamp {
+            partner,
+            generation,
+            version,
+        })
     }
 
     /// Deletes what was staged (and the first-seen times this import recorded).
@@ -464,7 +483,7 @@ mod tests {
         }
         // Not visible before the flip.
         assert!(ids(&store, 1).is_empty());
-        assert_eq!(imp.commit().unwrap(), 1);
+        assert_eq!(imp.commit().unwrap().generation, 1);
         let first = ids(&store, 1);
         assert_eq!(first.len(), 12_000);
         let seen0 = first[0].1.unwrap();
@@ -507,8 +526,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, 2);
-        assert!(store.delete_product(1, 7).unwrap());
-        assert!(!store.delete_product(1, 7).unwrap());
+        assert!(store.delete_product(1, 7).unwrap().is_some());
+        assert!(store.delete_product(1, 7).unwrap().is_none());
         assert!(ids(&store, 1).is_empty());
     }
 }
