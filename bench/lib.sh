@@ -56,15 +56,15 @@ PY
   printf "%-34s %12s req/s   p50 %8s ms   p99 %8s ms   2xx %s\n" "$name" "$RPS" "$P50" "$P99" "$OK"
 }
 
-ceiling() {
+# start_ceiling: the axum hello-world on the same core; sets CEILING_URL.
+start_ceiling() {
   start_pinned hello "$BIN/hello-ceiling" 127.0.0.1:0
+  CEILING_URL=$URL
   echo '{"x":1}' >"$TMP/ceiling.json"
-  load "ceiling GET (axum hello)" "$URL/" 16 10
-  CEIL_GET=$RPS
-  load "ceiling POST (axum hello)" "$URL/" 16 10 "$TMP/ceiling.json"
-  CEIL_POST=$RPS
-  stop_last
 }
+
+# median of the arguments
+median() { python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
 # start_propel: a fresh data dir, admin token, one partner with unlimited rates: sets URL, PARTNER, KEY.
 start_propel() {
@@ -79,4 +79,4 @@ start_propel() {
     -d '{"trackingRps":1000000,"recommendationsRps":1000000,"sponsoredRps":1000000}' "$URL/admin/partners/$PARTNER/limits" >/dev/null
 }
 
-ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) * 100:.0f}%')" "$1" "$2"; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) * 100:.0f}')" "$1" "$2"; }

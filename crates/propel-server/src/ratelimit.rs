@@ -27,9 +27,11 @@ struct Bucket {
     last: Instant,
 }
 
+type SharedBucket = Arc<Mutex<Bucket>>;
+
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: RwLock<HashMap<(i64, Api), Arc<Mutex<Bucket>>>>,
+    buckets: RwLock<HashMap<(i64, Api), SharedBucket>>,
 }
 
 impl RateLimiter {
@@ -55,7 +57,7 @@ impl RateLimiter {
         }
     }
 
-    fn bucket(&self, partner: i64, api: Api, rate: f64, now: Instant) -> Arc<Mutex<Bucket>> {
+    fn bucket(&self, partner: i64, api: Api, rate: f64, now: Instant) -> SharedBucket {
         if let Some(b) = self
             .buckets
             .read()

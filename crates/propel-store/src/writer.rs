@@ -260,3 +260,97 @@ fn update_partner_counters(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Limits, Store};
+    use propel_model::{EventKind, PartnerId};
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
+        kind.validate(&body, 1_700_000_000_000).unwrap()
+    }
+
+    #[tokio::test]
+    async fn groups_commit_in_order_with_order_lines_once_and_contacts_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = PartnerId::from_bytes([7; 12]);
+        let partner = store
+            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
+            .unwrap();
+        let writer = store
+            .start_writer(None, Duration::from_micros(200))
+            .unwrap();
+        let line = |price: f64| {
+            event(
+                EventKind::Order,
+                json!({"sessionExternalId": "a", "productId": 1, "price": price, "quantity": 1, "transaction": "T"}),
+            )
+        };
+        let contact = |data: serde_json::Value| {
+            event(
+                EventKind::SetContact,
+                json!({"sessionExternalId": "a", "contactExternalId": "c1", "email": "c@x.io", "customData": data}),
+            )
+        };
+        // Many concurrent jobs: one group commit, answered in the order queued.
+        let jobs: Vec<_> = (0..50)
+            .map(|i| {
+                let w = writer.clone();
+                let e = event(
+                    EventKind::View,
+                    json!({"sessionExternalId": "a", "productId": i}),
+                );
+                tokio::spawn(async move { w.write(partner.rowid, vec![e]).await })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap().unwrap();
+        }
+        writer
+            .write(
+                partner.rowid,
+                vec![line(1.0), line(2.0), contact(json!({"a": 1, "b": 1}))],
+            )
+            .await
+            .unwrap();
+        writer
+            .write(partner.rowid, vec![contact(json!({"b": 2}))])
+            .await
+            .unwrap();
+        writer.stop().await;
+        assert!(
+            writer.write(partner.rowid, vec![line(3.0)]).await.is_err(),
+            "a stopped writer refuses"
+        );
+
+        let mut kinds = Vec::new();
+        store
+            .export_events(partner.rowid, Some("a"), |e| {
+                kinds.push((e.kind, e.body));
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            kinds.iter().filter(|(k, _)| *k == EventKind::View).count(),
+            50
+        );
+        let orders: Vec<_> = kinds
+            .iter()
+            .filter(|(k, _)| *k == EventKind::Order)
+            .collect();
+        assert_eq!(
+            orders.len(),
+            1,
+            "one order line per (transaction, productId)"
+        );
+        assert!(orders[0].1.contains("\"price\":2"));
+        let c = store.contact(partner.rowid, "c1").unwrap().unwrap();
+        assert_eq!(c.custom_data, json!({"a": 1, "b": 2}));
+        assert_eq!(c.email.as_deref(), Some("c@x.io"));
+        assert_eq!(c.sessions, vec!["a".to_string()]);
+        assert_eq!(store.partner(&id).unwrap().unwrap().events_received, 54);
+    }
+}
