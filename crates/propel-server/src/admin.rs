@@ -28,6 +28,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/partners/{partner}/limits", put(set_limits))
         .route("/partners/{partner}/subscribers", post(add_subscribers))
         .route("/partners/{partner}/events", get(export_events))
+        .merge(crate::admin_feed::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             require_operator,

@@ -22,6 +22,10 @@ pub struct Config {
     /// Body limit of single requests, and of the batch and catalog endpoints.
     pub body_limit_bytes: usize,
     pub batch_body_limit_bytes: usize,
+    /// Largest feed accepted by upload or fetch (bytes as sent, before gunzip).
+    pub feed_body_limit_bytes: usize,
+    /// Fetch every feed URL this often instead of its `intervalMinutes` (tests, demos).
+    pub feed_poll_seconds: Option<u64>,
     /// Most envelopes in one `visitorEvents` batch.
     pub max_batch_events: usize,
     /// On SIGTERM, how long in-flight requests get to finish.
@@ -43,6 +47,8 @@ impl Default for Config {
             default_limits: Limits::default(),
             body_limit_bytes: 1 << 20,
             batch_body_limit_bytes: 16 << 20,
+            feed_body_limit_bytes: 512 << 20,
+            feed_poll_seconds: None,
             max_batch_events: 10_000,
             shutdown_grace_seconds: 30,
             partner_refresh_millis: 1000,
@@ -73,6 +79,12 @@ impl Config {
         }
         if let Some(v) = get("PROPEL_GROUP_COMMIT_WINDOW_MICROS").and_then(|v| v.parse().ok()) {
             self.group_commit_window_micros = v;
+        }
+        if let Some(v) = get("PROPEL_FEED_POLL_SECONDS").and_then(|v| v.parse().ok()) {
+            self.feed_poll_seconds = Some(v);
+        }
+        if let Some(v) = get("PROPEL_FEED_BODY_LIMIT_BYTES").and_then(|v| v.parse().ok()) {
+            self.feed_body_limit_bytes = v;
         }
         if let Some(v) = get("PROPEL_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
             self.admin_token = Some(v);

@@ -2,8 +2,11 @@
 //! store or a service, and map the result; every refusal goes through [`error`].
 
 pub mod admin;
+pub mod admin_feed;
 pub mod auth;
 mod body;
+mod catalog_api;
+pub mod catalog_state;
 pub mod config;
 pub mod error;
 pub mod keys;
@@ -26,6 +29,7 @@ use axum::Router;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(tracking::routes())
+        .merge(catalog_api::routes())
         .merge(ops::routes())
         .nest("/admin", admin::routes(state.clone()))
         .fallback(ops::not_found)

@@ -99,6 +99,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(http_builder());
     let refresher = tokio::spawn(refresh_partners(state.clone()));
+    let catalog = tokio::spawn(crate::admin_feed::run_background(state.clone()));
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -154,6 +155,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
         tracing::warn!("requests still in flight after the grace period");
     }
     refresher.abort();
+    catalog.abort();
     state.writer.stop().await;
     tracing::info!("every accepted event is committed; stopped");
 }

@@ -28,6 +28,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// (partner rowid, normalized email) of every subscribed address.
     pub subscribers: Arc<RwLock<HashSet<(i64, String)>>>,
+    /// Every partner's product base, for serving.
+    pub catalogs: Arc<crate::catalog_state::CatalogRegistry>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         let partners = Arc::new(PartnerCache::default());
         partners.reload(&store)?;
         let subscribers = store.subscribed_emails()?.into_iter().collect();
+        let catalogs = Arc::new(crate::catalog_state::CatalogRegistry::load(&store)?);
         Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             store,
@@ -50,6 +53,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             metrics,
             subscribers: Arc::new(RwLock::new(subscribers)),
+            catalogs,
         })))
     }
 

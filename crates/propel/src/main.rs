@@ -2,6 +2,7 @@
 
 mod cli_admin;
 mod cli_events;
+mod cli_import;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -70,6 +71,13 @@ enum Command {
     Events {
         #[command(subcommand)]
         action: cli_events::EventsAction,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Import a product feed into a partner's base.
+    Import {
+        #[command(subcommand)]
+        action: cli_import::ImportAction,
         #[command(flatten)]
         target: Target,
     },
@@ -154,6 +162,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Partner { action, target } => runtime.block_on(cli_admin::run(action, target)),
         Command::Events { action, target } => runtime.block_on(cli_events::run(action, target)),
+        Command::Import { action, target } => cli_import::run(action, target),
         Command::Openapi => {
             println!("{}", propel_server::openapi::document_json());
             Ok(())
