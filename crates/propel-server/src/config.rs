@@ -34,6 +34,8 @@ pub struct Config {
     pub partner_refresh_millis: u64,
     /// Under load, how long the event writer gathers requests into one commit.
     pub group_commit_window_micros: u64,
+    /// How often shop-wide recommendation models are rebuilt when events arrived.
+    pub model_rebuild_seconds: u64,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             partner_refresh_millis: 1000,
             group_commit_window_micros: 400,
+            model_rebuild_seconds: 60,
         }
     }
 }
@@ -85,6 +88,9 @@ impl Config {
         }
         if let Some(v) = get("PROPEL_FEED_BODY_LIMIT_BYTES").and_then(|v| v.parse().ok()) {
             self.feed_body_limit_bytes = v;
+        }
+        if let Some(v) = get("PROPEL_MODEL_REBUILD_SECONDS").and_then(|v| v.parse().ok()) {
+            self.model_rebuild_seconds = v;
         }
         if let Some(v) = get("PROPEL_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
             self.admin_token = Some(v);

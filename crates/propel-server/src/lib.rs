@@ -15,6 +15,9 @@ pub mod openapi;
 mod ops;
 mod query;
 pub mod ratelimit;
+mod recommendations;
+pub mod recs_catalog;
+pub mod recs_state;
 pub mod serve;
 pub mod state;
 mod tracking;
@@ -29,6 +32,7 @@ use axum::Router;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(tracking::routes())
+        .merge(recommendations::routes())
         .merge(catalog_api::routes())
         .merge(ops::routes())
         .nest("/admin", admin::routes(state.clone()))

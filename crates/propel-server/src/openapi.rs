@@ -216,6 +216,39 @@ pub fn document() -> Value {
         ),
     );
     admin_paths(&mut paths);
+    for name in crate::recommendations::resource_names() {
+        let mut responses = error_responses(&[400, 401, 403, 429]);
+        responses.insert("200".into(), json!({"description": "ranked product ids, best first; `items` with format=items",
+            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "recommendations": {"type": "array", "items": {"type": "object", "properties": {"productId": {"type": "array", "items": {"type": "integer"}}}}},
+                "items": {"type": "array", "items": {"type": "object"}}}}}}}));
+        let mut params = vec![
+            json!({"$ref": "#/components/parameters/partnerId"}),
+            json!({"$ref": "#/components/parameters/apiKey"}),
+            json!({"name": "sessionExternalId", "in": "query", "required": true, "schema": {"type": "string"}}),
+            json!({"name": "stockId", "in": "query", "required": false, "schema": {"type": "string"}}),
+            json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}),
+            json!({"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["items"]}}),
+        ];
+        let extra = if name.ends_with("ByCategoryPath") {
+            Some(("categoryPaths", json!({"type": "array", "items": {"type": "string"}})))
+        } else if name.starts_with("categoryRecommendations/") {
+            Some(("categoryIds", json!({"type": "string", "description": "comma-separated integers"})))
+        } else if name.starts_with("productRecommendations/") {
+            Some(("productIds", json!({"type": "string", "description": "comma-separated integers"})))
+        } else if name.starts_with("searchRecommendations/") {
+            Some(("searchPhrase", json!({"type": "string"})))
+        } else {
+            None
+        };
+        if let Some((p, schema)) = extra {
+            params.push(json!({"name": p, "in": "query", "required": true, "schema": schema}));
+        }
+        paths.insert(
+            format!("/api/3.0/{name}/"),
+            json!({"get": {"tags": ["recommendations"], "summary": name, "security": [{"apiKey": []}], "parameters": params, "responses": responses}}),
+        );
+    }
     for (path, summary) in [
         ("/healthz", "alive"),
         ("/readyz", "storage open, ready to serve"),

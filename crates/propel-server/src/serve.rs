@@ -99,6 +99,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(http_builder());
     let refresher = tokio::spawn(refresh_partners(state.clone()));
+    let rebuilder = tokio::spawn(rebuild_models(state.clone()));
     let catalog = tokio::spawn(crate::admin_feed::run_background(state.clone()));
     tokio::pin!(shutdown);
     loop {
@@ -155,6 +156,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
         tracing::warn!("requests still in flight after the grace period");
     }
     refresher.abort();
+    rebuilder.abort();
     catalog.abort();
     state.writer.stop().await;
     tracing::info!("every accepted event is committed; stopped");
@@ -170,6 +172,21 @@ async fn refresh_partners(state: AppState) {
             Ok(Err(e)) => tracing::warn!(error = %e, "partner refresh failed"),
             Err(e) => tracing::warn!(error = %e, "partner refresh task failed"),
             Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// Rebuilds shop-wide recommendation models of partners that received events.
+async fn rebuild_models(state: AppState) {
+    let every = Duration::from_secs(state.config.model_rebuild_seconds.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let recs = state.recs.clone();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || recs.rebuild_dirty(crate::tracking::now_ms())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(partners = n, seconds = started.elapsed().as_secs_f64(), "recommendation models rebuilt"),
+            Err(e) => tracing::warn!(error = %e, "model rebuild task failed"),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Shared {
     pub subscribers: Arc<RwLock<HashSet<(i64, String)>>>,
     /// Every partner's product base, for serving.
     pub catalogs: Arc<crate::catalog_state::CatalogRegistry>,
+    /// Every partner's recommendation engine and models.
+    pub recs: Arc<crate::recs_state::RecsRegistry>,
 }
 
 impl AppState {
@@ -45,6 +47,10 @@ impl AppState {
         partners.reload(&store)?;
         let subscribers = store.subscribed_emails()?.into_iter().collect();
         let catalogs = Arc::new(crate::catalog_state::CatalogRegistry::load(&store)?);
+        let recs = Arc::new(crate::recs_state::RecsRegistry::new(propel_recs::Config::default()));
+        let rowids: Vec<i64> = store.partners()?.iter().map(|p| p.rowid).collect();
+        let replayed = recs.replay(&store, &rowids, crate::tracking::now_ms())?;
+        tracing::info!(events = replayed, "recommendation models built from stored events");
         Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             store,
@@ -54,6 +60,7 @@ impl AppState {
             metrics,
             subscribers: Arc::new(RwLock::new(subscribers)),
             catalogs,
+            recs,
         })))
     }
 

@@ -86,6 +86,11 @@ async fn store(
     events: Vec<ValidatedEvent>,
 ) -> HttpResult<Response> {
     let n = events.len();
-    state.writer.write(partner, events).await?;
+    let events = std::sync::Arc::new(events);
+    state.writer.write(partner, events.clone()).await?;
+    // Personal answers see the event on the visitor's next request.
+    for e in events.iter() {
+        state.recs.apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
+    }
     Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
 }

@@ -10,6 +10,7 @@ use crate::contacts;
 use propel_model::{EventKind, ValidatedEvent};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -31,7 +32,7 @@ pub type CommitObserver = Box<dyn Fn(usize) + Send>;
 
 struct Job {
     partner: i64,
-    events: Vec<ValidatedEvent>,
+    events: Arc<Vec<ValidatedEvent>>,
     reply: oneshot::Sender<Result<(), WriteError>>,
 }
 
@@ -64,7 +65,7 @@ impl EventWriter {
     }
 
     /// Stores `events` of one partner, in order; resolves once they are committed.
-    pub async fn write(&self, partner: i64, events: Vec<ValidatedEvent>) -> Result<(), WriteError> {
+    pub async fn write(&self, partner: i64, events: Arc<Vec<ValidatedEvent>>) -> Result<(), WriteError> {
         let (reply, done) = oneshot::channel();
         self.queue
             .send(Message::Write(Job {
@@ -81,7 +82,7 @@ impl EventWriter {
     pub fn write_blocking(
         &self,
         partner: i64,
-        events: Vec<ValidatedEvent>,
+        events: Arc<Vec<ValidatedEvent>>,
     ) -> Result<(), WriteError> {
         let (reply, done) = oneshot::channel();
         self.queue
@@ -231,7 +232,7 @@ fn write_job(tx: &Connection, job: &Job) -> rusqlite::Result<()> {
          ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
          DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body",
     )?;
-    for event in &job.events {
+    for event in job.events.iter() {
         insert.execute(params![
             job.partner,
             event.session,
@@ -266,6 +267,7 @@ mod tests {
     use crate::{Limits, Store};
     use propel_model::{EventKind, PartnerId};
     use serde_json::json;
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
@@ -303,7 +305,7 @@ mod tests {
                     EventKind::View,
                     json!({"sessionExternalId": "a", "productId": i}),
                 );
-                tokio::spawn(async move { w.write(partner.rowid, vec![e]).await })
+                tokio::spawn(async move { w.write(partner.rowid, Arc::new(vec![e])).await })
             })
             .collect();
         for j in jobs {
@@ -322,7 +324,7 @@ mod tests {
             .unwrap();
         writer.stop().await;
         assert!(
-            writer.write(partner.rowid, vec![line(3.0)]).await.is_err(),
+            writer.write(partner.rowid, Arc::new(vec![line(3.0)])).await.is_err(),
             "a stopped writer refuses"
         );
 

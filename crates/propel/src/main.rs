@@ -1,6 +1,7 @@
 //! `propel`: the server and the operator's command line.
 
 mod cli_admin;
+mod cli_evaluate;
 mod cli_events;
 mod cli_import;
 
@@ -74,6 +75,8 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Offline evaluation of the recommendation algorithms on behaviour files.
+    Evaluate(cli_evaluate::EvaluateArgs),
     /// Import a product feed into a partner's base.
     Import {
         #[command(subcommand)]
@@ -162,6 +165,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Partner { action, target } => runtime.block_on(cli_admin::run(action, target)),
         Command::Events { action, target } => runtime.block_on(cli_events::run(action, target)),
+        Command::Evaluate(args) => cli_evaluate::run(args),
         Command::Import { action, target } => cli_import::run(action, target),
         Command::Openapi => {
             println!("{}", propel_server::openapi::document_json());

@@ -3,9 +3,11 @@
 mod admin;
 mod auth;
 mod batch;
+mod catalog;
 mod cli;
 mod common;
 mod durability;
 mod ops;
+mod recommendations;
 mod tls;
 mod tracking;

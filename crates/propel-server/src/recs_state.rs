@@ -1,0 +1,202 @@
+//! Live recommendation state per partner: the engine fed by every stored event, the
+//! current model snapshot, and the mapping of sessions and contacts to visitors.
+//!
+//! Personal state changes with each event at once (the tracking handler applies an
+//! event right after it is committed); shop-wide models are rebuilt in the background
+//! every `model_rebuild_seconds` when something changed.
+
+use crate::recs_catalog::CatalogView;
+use arc_swap::ArcSwap;
+use propel_catalog::ProductBase;
+use propel_model::EventKind;
+use propel_recs::{Engine, Interaction, Kind, Models, Profile, SearchEvent, VisitorId};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+#[derive(Default)]
+struct Visitors {
+    by_session: HashMap<String, VisitorId>,
+    /// The contact a visitor is linked to, and every visitor of a contact.
+    contact_of: HashMap<VisitorId, String>,
+    of_contact: HashMap<String, Vec<VisitorId>>,
+}
+
+impl Visitors {
+    fn id(&mut self, session: &str) -> VisitorId {
+        let next = self.by_session.len() as VisitorId;
+        *self.by_session.entry(session.to_string()).or_insert(next)
+    }
+
+    fn link(&mut self, visitor: VisitorId, contact: &str) {
+        if let Some(old) = self.contact_of.insert(visitor, contact.to_string()) {
+            if let Some(list) = self.of_contact.get_mut(&old) {
+                list.retain(|v| *v != visitor);
+            }
+        }
+        let list = self.of_contact.entry(contact.to_string()).or_default();
+        if !list.contains(&visitor) {
+            list.push(visitor);
+        }
+    }
+
+    /// Every visitor whose behaviour counts for this one (its contact's sessions).
+    fn family(&self, visitor: VisitorId) -> Vec<VisitorId> {
+        match self.contact_of.get(&visitor).and_then(|c| self.of_contact.get(c)) {
+            Some(list) => list.clone(),
+            None => vec![visitor],
+        }
+    }
+}
+
+struct Live {
+    engine: Engine,
+    visitors: Visitors,
+    dirty: bool,
+}
+
+pub struct PartnerRecs {
+    live: Mutex<Live>,
+    models: ArcSwap<Models>,
+    view: Mutex<Option<Arc<CatalogView>>>,
+}
+
+impl PartnerRecs {
+    fn new(config: &propel_recs::Config) -> PartnerRecs {
+        let mut engine = Engine::new(config.clone());
+        let models = engine.snapshot(0);
+        PartnerRecs {
+            live: Mutex::new(Live { engine, visitors: Visitors::default(), dirty: false }),
+            models: ArcSwap::from_pointee(models),
+            view: Mutex::new(None),
+        }
+    }
+
+    pub fn models(&self) -> Arc<Models> {
+        self.models.load_full()
+    }
+
+    /// The visitor's profile joined across the sessions of its contact.
+    pub fn profile(&self, session: &str) -> Option<Profile> {
+        let live = self.live.lock().ok()?;
+        let visitor = *live.visitors.by_session.get(session)?;
+        Some(live.engine.merged_profile(&live.visitors.family(visitor)))
+    }
+
+    /// The engine's view of the current product base, rebuilt when the base changed.
+    pub fn catalog(&self, base: Arc<ProductBase>) -> Arc<CatalogView> {
+        let Ok(mut cached) = self.view.lock() else {
+            return Arc::new(CatalogView::new(base));
+        };
+        match cached.as_ref() {
+            Some(v) if Arc::ptr_eq(&v.base, &base) => v.clone(),
+            _ => {
+                let view = Arc::new(CatalogView::new(base));
+                *cached = Some(view.clone());
+                view
+            }
+        }
+    }
+
+    fn apply(&self, kind: EventKind, session: &str, ts_ms: i64, body: &Map<String, Value>) {
+        let Ok(mut live) = self.live.lock() else { return };
+        let visitor = live.visitors.id(session);
+        let product = body.get("productId").and_then(Value::as_i64);
+        let interaction = |kind: Kind, item: i64| Interaction { visitor, item, kind, ts_ms };
+        let changed = match (kind, product) {
+            (EventKind::View, Some(p)) => Some(interaction(Kind::View, p)),
+            (EventKind::AddToBasket, Some(p)) => Some(interaction(Kind::AddToBasket, p)),
+            (EventKind::Order, Some(p)) => Some(interaction(Kind::Order, p)),
+            (EventKind::RecomTap, Some(p)) => Some(interaction(Kind::RecomTap, p)),
+            (EventKind::RecomAddToBasket, Some(p)) => Some(interaction(Kind::RecomAddToBasket, p)),
+            (EventKind::GroupView, _) => {
+                // A group card stands for its first listed variant.
+                body.get("productIds")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_i64)
+                    .map(|p| interaction(Kind::View, p))
+            }
+            _ => None,
+        };
+        if let Some(i) = changed {
+            live.engine.apply(&i);
+            live.dirty = true;
+        }
+        match kind {
+            EventKind::Search => {
+                if let Some(phrase) = body.get("searchPhrase").and_then(Value::as_str) {
+                    live.engine.apply_search(&SearchEvent { visitor, phrase: phrase.to_string(), ts_ms });
+                    live.dirty = true;
+                }
+            }
+            EventKind::SetContact => {
+                if let Some(contact) = body.get("contactExternalId").and_then(Value::as_str) {
+                    live.visitors.link(visitor, contact);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rebuilds the shop-wide models when events arrived since the last build.
+    pub fn rebuild_if_dirty(&self, now_ms: i64) -> bool {
+        let Ok(mut live) = self.live.lock() else { return false };
+        if !live.dirty {
+            return false;
+        }
+        live.dirty = false;
+        let models = live.engine.snapshot(now_ms);
+        drop(live);
+        self.models.store(Arc::new(models));
+        true
+    }
+}
+
+pub struct RecsRegistry {
+    config: propel_recs::Config,
+    partners: RwLock<HashMap<i64, Arc<PartnerRecs>>>,
+}
+
+impl RecsRegistry {
+    pub fn new(config: propel_recs::Config) -> RecsRegistry {
+        RecsRegistry { config, partners: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn partner(&self, partner: i64) -> Arc<PartnerRecs> {
+        if let Some(p) = self.partners.read().ok().and_then(|m| m.get(&partner).cloned()) {
+            return p;
+        }
+        let mut map = match self.partners.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(partner).or_insert_with(|| Arc::new(PartnerRecs::new(&self.config))).clone()
+    }
+
+    pub fn apply(&self, partner: i64, kind: EventKind, session: &str, ts_ms: i64, body: &Map<String, Value>) {
+        self.partner(partner).apply(kind, session, ts_ms, body);
+    }
+
+    /// Feeds every stored event of every partner, then builds the models.
+    pub fn replay(&self, store: &propel_store::Store, partners: &[i64], now_ms: i64) -> Result<usize, propel_store::StoreError> {
+        let mut n = 0;
+        for &partner in partners {
+            let recs = self.partner(partner);
+            store.export_events(partner, None, |e| {
+                if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&e.body) {
+                    recs.apply(e.kind, &e.session, e.ts_ms, &body);
+                    n += 1;
+                }
+                true
+            })?;
+            recs.rebuild_if_dirty(now_ms);
+        }
+        Ok(n)
+    }
+
+    pub fn rebuild_dirty(&self, now_ms: i64) -> usize {
+        let all: Vec<Arc<PartnerRecs>> = self.partners.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        all.iter().filter(|p| p.rebuild_if_dirty(now_ms)).count()
+    }
+}
