@@ -390,3 +390,44 @@ async fn fetch(state: &AppState, client: &reqwest::Client, mut source: FeedSourc
         tracing::warn!(error = %e, "could not record a feed fetch");
     }
 }
+
+/// The OpenAPI entries of this module.
+pub fn openapi_paths(paths: &mut Map<String, Value>) {
+    let errors = |codes: &[u16]| {
+        let mut out = Map::new();
+        for c in codes {
+            out.insert(c.to_string(), json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
+        out
+    };
+    let partner =
+        json!({"name": "partnerId", "in": "path", "required": true, "schema": {"type": "string"}});
+    let report = json!({"type": "object", "properties": {
+        "imported": {"type": "integer", "description": "products in the new base"},
+        "skipped": {"type": "integer", "description": "offers skipped for a bad id, price or name"},
+        "duplicates": {"type": "integer"}, "categories": {"type": "integer"}, "encoding": {"type": "string"},
+        "problemCount": {"type": "integer"},
+        "problems": {"type": "array", "maxItems": 100, "items": {"type": "object", "properties": {"line": {"type": "integer"}, "reason": {"type": "string"}}}}}});
+    let mut upload = errors(&[401, 404, 413]);
+    upload.insert("200".into(), json!({"description": "the feed replaced the partner's base", "content": {"application/json": {"schema": report}}}));
+    upload.insert("400".into(), json!({"description": "the feed is not well-formed XML (nothing changed), or a wrong content type", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Error"}, {"type": "object", "properties": {"line": {"type": "integer"}, "column": {"type": "integer"}}}]}}}}));
+    paths.insert("/admin/partners/{partnerId}/feed".into(), json!({"post": {
+        "tags": ["admin", "catalog"], "summary": "replace the partner's product base with a YML feed (streamed; Content-Encoding: gzip accepted; up to feed_body_limit_bytes, 512 MiB by default)",
+        "security": [{"operatorToken": []}], "parameters": [partner],
+        "requestBody": {"required": true, "content": {"application/xml": {"schema": {"type": "string"}}, "text/xml": {"schema": {"type": "string"}}}},
+        "responses": upload}}));
+    let source = json!({"type": "object", "properties": {
+        "url": {"type": "string"}, "intervalMinutes": {"type": "integer"}, "etag": {"type": ["string", "null"]},
+        "lastModified": {"type": ["string", "null"]}, "nextFetchAt": {"type": ["string", "null"], "format": "date-time"},
+        "status": {"type": "object", "description": "lastAttemptAt, lastSuccessAt, lastResult (imported, not_modified, failed), lastError, lastHttpStatus, lastImport, fetches, notModified, failures"}}});
+    let mut ok = errors(&[400, 401, 404]);
+    ok.insert("200".into(), json!({"description": "the feed source and what its fetches did", "content": {"application/json": {"schema": source}}}));
+    paths.insert("/admin/partners/{partnerId}/feed-url".into(), json!({
+        "put": {"tags": ["admin", "catalog"], "summary": "fetch the partner's feed from a URL on a schedule (conditional GET, gzip); a failed fetch keeps the last good base",
+            "security": [{"operatorToken": []}], "parameters": [partner.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["url"], "properties": {
+                "url": {"type": "string", "format": "uri"}, "intervalMinutes": {"type": "integer", "minimum": 15, "maximum": 120, "default": 60}}}}}},
+            "responses": ok.clone()},
+        "get": {"tags": ["admin", "catalog"], "summary": "the partner's feed URL and the status of its fetches",
+            "security": [{"operatorToken": []}], "parameters": [partner], "responses": ok}}));
+}

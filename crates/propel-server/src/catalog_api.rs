@@ -197,6 +197,71 @@ fn path_id(raw: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// The OpenAPI entries of the Product API.
+pub fn openapi_paths(paths: &mut Map<String, Value>) {
+    let errors = |codes: &[u16]| {
+        let mut out = Map::new();
+        for c in codes {
+            out.insert(c.to_string(), json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
+        out
+    };
+    let id = json!({"type": "integer", "minimum": 0, "maximum": MAX_ID});
+    let price = json!({"type": "number", "minimum": 0});
+    let stock = json!({"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string"}, "isAvailable": {"type": "boolean"}, "price": price, "oldPrice": price,
+        "name": {"type": "string"}, "description": {"type": "string"}, "url": {"type": "string"}, "pictureUrl": {"type": "string"}}});
+    let params = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let paths_schema = json!({"type": "array", "items": {"type": "string", "description": "levels joined by '/'; every prefix is a category too"}});
+    let product = json!({"type": "object", "required": ["id", "name", "price"], "properties": {
+        "id": id, "name": {"type": "string", "minLength": 1}, "url": {"type": "string"}, "pictureUrl": {"type": "string"},
+        "price": price, "oldPrice": price, "isAvailable": {"type": "boolean", "default": true},
+        "categoryPaths": paths_schema, "vendor": {"type": "string"}, "model": {"type": "string"}, "typePrefix": {"type": "string"},
+        "description": {"type": "string"}, "groupId": id, "params": params, "stocks": {"type": "array", "items": stock}}});
+    let member = json!({"type": "object", "properties": {
+        "isAvailable": {"type": "boolean"}, "name": {"type": "string"}, "color": {"type": "string"}, "size": {"type": "string"},
+        "url": {"type": "string"}, "pictureUrl": {"type": "string"}, "price": price, "oldPrice": price,
+        "description": {"type": "string"}, "params": params}});
+    let group = json!({"type": "object", "required": ["groupId", "name", "price", "products"], "properties": {
+        "groupId": id, "name": {"type": "string"}, "price": price, "pictureUrl": {"type": "string"}, "url": {"type": "string"},
+        "isAvailable": {"type": "boolean"}, "categoryPaths": paths_schema, "description": {"type": "string"},
+        "products": {"type": "object", "description": "product id to the member's own fields; members inherit the group's", "additionalProperties": member}}});
+    let auth = json!([{"$ref": "#/components/parameters/partnerId"}, {"$ref": "#/components/parameters/apiKey"}]);
+    let upserted = json!({"description": "stored and served at once", "content": {"application/json": {"schema": {"type": "object", "properties": {"upserted": {"type": "integer"}}}}}});
+    let mut write = errors(&[400, 401, 403, 413, 429]);
+    write.insert("200".into(), upserted);
+    let upsert = |summary: &str, one: &Value| {
+        json!({"post": {"tags": ["catalog"], "summary": summary, "security": [{"apiKey": []}], "parameters": auth,
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [one, {"type": "array", "items": one}]}}}},
+            "responses": write}})
+    };
+    paths.insert("/catalog/1.0/products".into(), upsert("insert or replace products (one or an array; all or nothing, 400 names the index and field of the first bad one)", &product));
+    paths.insert("/catalog/1.0/productGroups".into(), upsert("insert or replace product groups: each member inherits the group's fields and overrides them", &group));
+    let mut with_id = auth.as_array().cloned().unwrap_or_default();
+    with_id.insert(
+        0,
+        json!({"name": "productId", "in": "path", "required": true, "schema": id}),
+    );
+    let mut read = with_id.clone();
+    read.push(
+        json!({"name": "stockId", "in": "query", "required": false, "schema": {"type": "string"}}),
+    );
+    let view = json!({"type": "object", "properties": {
+        "id": id, "name": {"type": "string"}, "url": {"type": ["string", "null"]}, "pictureUrl": {"type": ["string", "null"]},
+        "price": price, "oldPrice": {"type": ["number", "null"]}, "isAvailable": {"type": "boolean"}, "isOnSale": {"type": "boolean"},
+        "stockId": {"type": ["string", "null"]}, "categoryIds": {"type": "array", "items": {"type": "integer"}},
+        "categoryPaths": {"type": "array", "items": {"type": "string"}}, "vendor": {"type": ["string", "null"]},
+        "model": {"type": ["string", "null"]}, "groupId": {"type": ["integer", "null"]}, "params": params,
+        "description": {"type": ["string", "null"]}, "firstSeenAt": {"type": "string", "format": "date-time"}}});
+    let mut get_responses = errors(&[400, 401, 403, 404, 429]);
+    get_responses.insert("200".into(), json!({"description": "the product as recommendations see it (the stock's values applied with stockId)", "content": {"application/json": {"schema": view}}}));
+    let mut delete_responses = errors(&[400, 401, 403, 404, 429]);
+    delete_responses.insert("200".into(), json!({"description": "removed from the base", "content": {"application/json": {"schema": {"type": "object", "properties": {"deleted": {"type": "integer"}}}}}}));
+    paths.insert("/catalog/1.0/products/{productId}".into(), json!({
+        "get": {"tags": ["catalog"], "summary": "one product of the base", "security": [{"apiKey": []}], "parameters": read, "responses": get_responses},
+        "delete": {"tags": ["catalog"], "summary": "remove a product from the base", "security": [{"apiKey": []}], "parameters": with_id, "responses": delete_responses}}));
+}
+
 // ---- validation: JSON -> Product, naming the field and the rule ----
 
 const ID_RULE: &str = "must be an integer from 0 to 9007199254740991";
