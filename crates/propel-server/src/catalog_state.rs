@@ -219,7 +219,7 @@ pub fn import_feed<R: BufRead>(
             }
             FeedItem::Offer(p) => {
                 offers += 1;
-                if offers % 1000 == 0 {
+                if offers.is_multiple_of(1000) {
                     progress(offers);
                 }
                 match serde_json::to_string(&*p) {
