@@ -1,7 +1,7 @@
 //! Parses a generated YML feed and prints offers/s and peak memory.
 //!
 //! `cargo run --release --example yml_bench -- [OFFERS] [--no-dedupe] [--keep]` (OFFERS defaults
-//! to 1,000,000). The feed has 500 categories, 3 params an offer and 2 stocks on every
+//! to 1,000,000); `--write FILE` only writes the feed to FILE (for `bench/catalog.sh`). The feed has 500 categories, 3 params an offer and 2 stocks on every
 //! 10th offer; it is written to a temporary file, removed afterwards unless `--keep`.
 
 use propel_catalog::{parse_yml_with, FeedItem, ParseOptions};
@@ -117,6 +117,20 @@ fn bare_quick_xml(path: &std::path::Path) -> Result<f64, Box<dyn std::error::Err
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--write") {
+        let file = args.get(i + 1).ok_or("--write needs a file name")?;
+        let offers: u64 = match args
+            .iter()
+            .enumerate()
+            .find(|(j, a)| *j != i + 1 && !a.starts_with("--"))
+        {
+            Some((_, n)) => n.replace(['_', ','], "").parse()?,
+            None => 1_000_000,
+        };
+        let bytes = write_feed(std::path::Path::new(file), offers)?;
+        println!("wrote {offers} offers, {:.1} MB, to {file}", bytes as f64 / 1e6);
+        return Ok(());
+    }
     let offers: u64 = match args.iter().find(|a| !a.starts_with("--")) {
         Some(n) => n.replace(['_', ','], "").parse()?,
         None => 1_000_000,

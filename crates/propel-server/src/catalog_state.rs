@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use propel_catalog::{
     parse_yml_with, Category, FeedError, FeedItem, ParseOptions, Problem, Product, ProductBase,
 };
-use propel_store::{CatalogStamp, CategoryRow, Store, StoreError};
+use propel_store::{CatalogImport, CatalogStamp, CategoryRow, Store, StoreError};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
@@ -200,39 +200,61 @@ pub fn import_feed<R: BufRead>(
     reader: R,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let mut import = store.begin_import(partner)?;
-    let mut failed: Option<StoreError> = None;
-    let mut offers = 0u64;
-    let options = ParseOptions::default();
-    let parsed = parse_yml_with(maybe_gunzip(reader), &options, &mut |item| {
-        if failed.is_some() {
-            return;
-        }
-        let result = match item {
-            FeedItem::Category(c) => {
-                import.add_category(CategoryRow {
+    let import = store.begin_import(partner)?;
+    // Parsing (and JSON encoding) on this thread, SQLite on another: the two overlap.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(4);
+    let (import, parsed, failed) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || stage(import, rx));
+        let mut offers = 0u64;
+        let mut batch: Vec<(i64, String)> = Vec::with_capacity(STAGE_BATCH);
+        let mut stopped = false;
+        let options = ParseOptions::default();
+        let parsed = parse_yml_with(maybe_gunzip(reader), &options, &mut |item| {
+            if stopped {
+                return;
+            }
+            let message = match item {
+                FeedItem::Category(c) => Some(Staged::Category(CategoryRow {
                     id: c.id,
                     parent_id: c.parent_id,
                     name: c.name,
-                });
-                Ok(())
-            }
-            FeedItem::Offer(p) => {
-                offers += 1;
-                if offers.is_multiple_of(1000) {
-                    progress(offers);
+                })),
+                FeedItem::Offer(p) => {
+                    offers += 1;
+                    if offers.is_multiple_of(1000) {
+                        progress(offers);
+                    }
+                    match serde_json::to_string(&*p) {
+                        Ok(body) => batch.push((p.id, body)),
+                        Err(e) => {
+                            tracing::error!(id = p.id, error = %e, "offer not encodable; skipped")
+                        }
+                    }
+                    (batch.len() >= STAGE_BATCH).then(|| {
+                        Staged::Products(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(STAGE_BATCH),
+                        ))
+                    })
                 }
-                match serde_json::to_string(&*p) {
-                    Ok(body) => import.add_product(p.id, body),
-                    Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
-                }
+                FeedItem::Problem(_) => None,
+            };
+            if let Some(m) = message {
+                // The writer stopped on a storage error: stop sending.
+                stopped = tx.send(m).is_err();
             }
-            FeedItem::Problem(_) => Ok(()),
-        };
-        if let Err(e) = result {
-            failed = Some(e);
+        });
+        if !batch.is_empty() && !stopped {
+            let _ = tx.send(Staged::Products(batch));
         }
-    });
+        drop(tx);
+        progress(offers);
+        let (import, failed) = match writer.join() {
+            Ok(done) => done,
+            Err(_) => return Err(StoreError::Poisoned),
+        };
+        Ok((import, parsed, failed))
+    })?;
     if let Some(e) = failed {
         import.abort()?;
         return Err(e.into());
@@ -244,7 +266,6 @@ pub fn import_feed<R: BufRead>(
             return Err(ImportError::Feed(e));
         }
     };
-    progress(offers);
     import.commit()?;
     Ok(ImportReport {
         imported: summary.offers - summary.duplicates,
@@ -255,6 +276,36 @@ pub fn import_feed<R: BufRead>(
         problem_count: summary.problem_count,
         problems: summary.problems,
     })
+}
+
+const STAGE_BATCH: usize = 1_000;
+
+/// What the parsing thread hands to the staging thread.
+enum Staged {
+    Category(CategoryRow),
+    Products(Vec<(i64, String)>),
+}
+
+/// The staging thread: writes what comes until the channel closes or storage fails.
+fn stage(
+    mut import: CatalogImport,
+    rx: std::sync::mpsc::Receiver<Staged>,
+) -> (CatalogImport, Option<StoreError>) {
+    for message in rx {
+        let result = match message {
+            Staged::Category(c) => {
+                import.add_category(c);
+                Ok(())
+            }
+            Staged::Products(products) => products
+                .into_iter()
+                .try_for_each(|(id, body)| import.add_product(id, body)),
+        };
+        if let Err(e) = result {
+            return (import, Some(e));
+        }
+    }
+    (import, None)
 }
 
 /// The reader itself, or a gunzipping reader over it when it starts with gzip's magic.

@@ -116,6 +116,9 @@ impl Store {
             |r| r.get(0),
         )?;
         tx.commit()?;
+        // Staged batches need no fsync of their own: nobody reads them before the flip,
+        // and the flip's commit (FULL again) syncs the WAL that holds them.
+        conn.pragma_update(None, "synchronous", "OFF")?;
         Ok(CatalogImport {
             conn,
             partner,
@@ -391,6 +394,7 @@ impl CatalogImport {
     /// then deletes the previous generation in batches. Returns the new stamp.
     pub fn commit(mut self) -> Result<CatalogStamp> {
         self.flush()?;
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
         let (partner, generation) = (self.partner, self.generation);
         let tx = self
             .conn

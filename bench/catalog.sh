@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Product base import: generated YML feeds of 100,000 and 1,000,000 offers (500
+# categories, 3 params an offer, 2 stocks on every 10th offer, ~720 bytes an offer)
+# imported with `propel import yml` into a fresh data directory, then imported again
+# over the existing base (stage, flip, delete the old generation). Prints wall and CPU
+# seconds (user + system, both threads: parsing and SQLite overlap), offers/s of wall and
+# of CPU time (the machine may be shared), peak RSS of the import process, database size.
+#
+#   bench/catalog.sh [OFFERS...]      (default: 100000 1000000)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(100000 1000000)
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install -y time" >&2; exit 1; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/propel-catalog-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+cd "$ROOT"
+cargo build --release -q -p propel --bin propel
+cargo build --release -q -p propel-catalog --example yml_bench
+BIN="$ROOT/target/release/propel"
+GEN="$ROOT/target/release/examples/yml_bench"
+
+field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+printf '%-10s %-9s %8s %8s %8s %10s %10s %9s %7s\n' offers run feed_MB wall_s cpu_s offers/s offers/cpu-s peak_MiB db_MB
+for n in "${SIZES[@]}"; do
+  feed="$TMP/feed-$n.xml" data="$TMP/data-$n"
+  "$GEN" --write "$feed" "$n" >/dev/null
+  pid=$("$BIN" partner create --name Bench --url https://bench.example --data "$data" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["partnerId"])')
+  for run in first reimport; do
+    PROPEL_LOG=warn /usr/bin/time -v "$BIN" import yml --partner "$pid" "$feed" --data "$data" \
+      >"$TMP/out.json" 2>"$TMP/time.txt" || { cat "$TMP/time.txt" >&2; exit 1; }
+    imported=$(field "$TMP/out.json" imported)
+    [ "$imported" = "$n" ] || { echo "imported $imported of $n" >&2; exit 1; }
+    secs=$(field "$TMP/out.json" seconds)
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.txt")
+    cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { print t }' "$TMP/time.txt")
+    db=$(du -cm "$data"/propel.db* | tail -1 | cut -f1)
+    awk -v n="$n" -v run="$run" -v bytes="$(stat -c %s "$feed")" -v secs="$secs" -v rss="$rss" -v db="$db" -v cpu="$cpu" \
+      'BEGIN { printf "%-10s %-9s %8.1f %8.2f %8.2f %10.0f %10.0f %9.1f %7s\n", n, run, bytes / 1e6, secs, cpu, n / secs, n / cpu, rss / 1024, db }'
+  done
+  rm -rf "$feed" "$data"
+done
