@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Recommendation serving against the ceiling measured in the same run.
+#   bench/recommendations.sh   (ROUNDS=3 rounds of DURATION=8 seconds by default)
+# A product base for the yoochoose items (all available, one category) is imported,
+# the training file is replayed through visitorEvents, then h2load asks for `related`
+# and `personalComposite`, alternating with the axum hello-world GET on the same core.
+DURATION=${DURATION:-8}
+source "$(dirname "$0")/lib.sh"
+ROUNDS=${ROUNDS:-3}
+TRAIN=${TRAIN:-$ROOT/../shared/data/behaviour/yoochoose-100k-train.csv}
+build
+start_ceiling
+start_propel
+python3 - "$TRAIN" "$TMP" <<'PY'
+import csv, json, sys, datetime, collections
+rows = list(csv.DictReader(open(sys.argv[1])))
+items = sorted({int(r["itemid"]) for r in rows})
+with open(f"{sys.argv[2]}/feed.xml", "w") as f:
+    f.write('<?xml version="1.0" encoding="UTF-8"?><yml_catalog><shop><categories><category id="1">All</category></categories><offers>')
+    for i in items:
+        f.write(f'<offer id="{i}"><price>{100 + i % 900}</price><categoryId>1</categoryId><name>Item {i}</name></offer>')
+    f.write("</offers></shop></yml_catalog>")
+kinds = {"view": "view", "addtocart": "addToBasket"}
+envelopes = []
+for r in rows:
+    ts = datetime.datetime.fromtimestamp(int(r["timestamp"]) / 1000, datetime.timezone.utc).isoformat()
+    kind = kinds.get(r["event"])
+    if kind:
+        envelopes.append({kind: {"sessionExternalId": f"v{r['visitorid']}", "productId": int(r["itemid"]), "timestamp": ts}})
+for n, start in enumerate(range(0, len(envelopes), 1000)):
+    json.dump(envelopes[start:start + 1000], open(f"{sys.argv[2]}/replay-{n:04d}.json", "w"))
+counts = collections.Counter(int(r["itemid"]) for r in rows)
+by_visitor = collections.Counter(r["visitorid"] for r in rows)
+open(f"{sys.argv[2]}/probe", "w").write(f"{counts.most_common(1)[0][0]} v{by_visitor.most_common(1)[0][0]} {len(items)} {len(envelopes)}\n")
+PY
+read -r ITEM VISITOR NITEMS NEVENTS <"$TMP/probe"
+curl -sf --http2-prior-knowledge -X POST -H "Authorization: Bearer $PROPEL_ADMIN_TOKEN" -H 'content-type: application/xml' \
+  --data-binary @"$TMP/feed.xml" "$URL/admin/partners/$PARTNER/feed" >/dev/null
+START=$(date +%s.%N)
+for f in "$TMP"/replay-*.json; do
+  curl -sf --http2-prior-knowledge -X POST -H 'content-type: application/json' --data-binary @"$f" \
+    "$URL/1.0/visitorEvents?apiKey=$KEY&partnerId=$PARTNER" >/dev/null
+done
+echo "replayed $NEVENTS events through visitorEvents in $(python3 -c "import time; print(f'{time.time() - $START:.2f}')") s; $NITEMS products"
+# Restart so the models are built from the stored events; the log says how long that took.
+stop_last
+PROPEL_LOG=info start_pinned propel "$BIN/propel" serve --listen 127.0.0.1:0 --data "$TMP/data"
+BUILD=$(grep 'models built' "$TMP/propel.err" | grep -o '"seconds":[0-9.e-]*' | head -1 | cut -d: -f2 || true)
+echo "full model build from the stored events at start: ${BUILD} s (target < 10 s)"
+RELATED="$URL/api/3.0/productRecommendations/related/?apiKey=$KEY&partnerId=$PARTNER&sessionExternalId=bench&productIds=$ITEM"
+PERSONAL="$URL/api/3.0/partnerRecommendations/personalComposite/?apiKey=$KEY&partnerId=$PARTNER&sessionExternalId=$VISITOR"
+curl -sf --http2-prior-knowledge "$RELATED" | head -c 200; echo
+curl -sf --http2-prior-knowledge "$PERSONAL" | head -c 200; echo
+echo "== GET, 16 connections x 10 streams"
+declare -A RATIO P99S
+for r in $(seq "$ROUNDS"); do
+  load "round $r: ceiling GET (axum hello)" "$CEILING_URL/" 16 10; CEIL=$RPS
+  for name in related personalComposite; do
+    url=$RELATED; [ "$name" = personalComposite ] && url=$PERSONAL
+    load "round $r: propel $name" "$url" 16 10
+    RATIO[$name]+="$(ratio "$RPS" "$CEIL") "; P99S[$name]+="$P99 "
+  done
+done
+echo
+echo "== summary (medians over $ROUNDS rounds)"
+for name in related personalComposite; do
+  echo "$name: $(median ${RATIO[$name]})% of the ceiling's GET/s (per round: ${RATIO[$name]}; target >= 50%); p99 $(median ${P99S[$name]}) ms (target <= 5 ms)"
+done
