@@ -31,7 +31,9 @@ for n, start in enumerate(range(0, len(envelopes), 1000)):
     json.dump(envelopes[start:start + 1000], open(f"{sys.argv[2]}/replay-{n:04d}.json", "w"))
 counts = collections.Counter(int(r["itemid"]) for r in rows)
 by_visitor = collections.Counter(r["visitorid"] for r in rows)
-open(f"{sys.argv[2]}/probe", "w").write(f"{counts.most_common(1)[0][0]} v{by_visitor.most_common(1)[0][0]} {len(items)} {len(envelopes)}\n")
+# A visitor with a typical history: the median number of events.
+typical = sorted(by_visitor.items(), key=lambda kv: kv[1])[len(by_visitor) // 2][0]
+open(f"{sys.argv[2]}/probe", "w").write(f"{counts.most_common(1)[0][0]} v{typical} {len(items)} {len(envelopes)}\n")
 PY
 read -r ITEM VISITOR NITEMS NEVENTS <"$TMP/probe"
 curl -sf --http2-prior-knowledge -X POST -H "Authorization: Bearer $PROPEL_ADMIN_TOKEN" -H 'content-type: application/xml' \
