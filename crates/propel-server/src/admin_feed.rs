@@ -192,6 +192,15 @@ async fn upload_feed(
             )
         }
     }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.config.feed_body_limit_bytes) {
+        return Ok(failure_response(Failure::TooLarge(
+            state.config.feed_body_limit_bytes,
+        )));
+    }
     let started = std::time::Instant::now();
     match import_stream(&state, partner.rowid, body.into_data_stream()).await {
         Ok(report) => {

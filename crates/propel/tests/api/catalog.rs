@@ -405,7 +405,11 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 async fn a_feed_url_is_fetched_conditionally_and_a_failure_keeps_the_base() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("propel.toml");
-    std::fs::write(&config, "feed_poll_seconds = 1\n").unwrap();
+    std::fs::write(
+        &config,
+        "feed_poll_seconds = 1\nfeed_body_limit_bytes = 1000000\n",
+    )
+    .unwrap();
     let data = dir.path().join("data");
     let server = Server::start_with(&data, &["--config", config.to_str().unwrap()], true);
     let client = h2c();
@@ -467,6 +471,36 @@ async fn a_feed_url_is_fetched_conditionally_and_a_failure_keeps_the_base() {
         .as_str()
         .unwrap()
         .contains("500"));
+    assert_eq!(product(&client, &server, &p, 4).await.0, StatusCode::OK);
+
+    // An upload over the configured feed limit: 413, the base stays.
+    let (status, body) = upload(
+        &client,
+        &server,
+        &p.id,
+        feed("kidrulit_yandex_yml_roz.xml"),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"], "body_too_large");
+    assert_eq!(product(&client, &server, &p, 4).await.0, StatusCode::OK);
+    // The same streamed without a length: cut off at the limit while parsing.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = feed("kidrulit_yandex_yml_roz.xml")
+        .chunks(64 * 1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let resp = client
+        .post(server.url(&format!("/admin/partners/{}/feed", p.id)))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/xml")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(product(&client, &server, &p, 4).await.0, StatusCode::OK);
 }
 
