@@ -42,11 +42,14 @@ for n in "${SIZES[@]}"; do
       'BEGIN { printf "%-10s %-9s %8.1f %8.2f %8.2f %10.0f %10.0f %9.1f %7s\n", n, run, bytes / 1e6, secs, cpu, n / secs, n / cpu, rss / 1024, db }'
   done
   # The server holds every base in memory: its resident size once this one is loaded.
-  "$BIN" serve --listen 127.0.0.1:0 --data "$data" >"$TMP/serve.out" 2>/dev/null &
+  t0=$(date +%s.%N)
+  PROPEL_LOG=warn "$BIN" serve --listen 127.0.0.1:0 --data "$data" >"$TMP/serve.out" 2>/dev/null &
   spid=$!
-  for _ in $(seq 600); do grep -q listening "$TMP/serve.out" && break; sleep 0.1; done
+  for _ in $(seq 1200); do grep -q listening "$TMP/serve.out" && break; sleep 0.05; done
+  t1=$(date +%s.%N)
   srss=$(awk '/VmRSS/ { print $2 }' "/proc/$spid/status")
   kill "$spid"; wait "$spid" 2>/dev/null || true
-  awk -v n="$n" -v r="$srss" 'BEGIN { printf "%-10s server with this base loaded: %.1f MiB resident\n", n, r / 1024 }'
+  awk -v n="$n" -v r="$srss" -v s="$(echo "$t0 $t1" | awk '{ print $2 - $1 }')" \
+    'BEGIN { printf "%-10s server start with this base: %.1f s to listening, %.1f MiB resident\n", n, s, r / 1024 }'
   rm -rf "$feed" "$data"
 done
