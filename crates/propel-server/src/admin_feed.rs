@@ -3,8 +3,8 @@
 //! - `POST /admin/partners/{partnerId}/feed`: a YML feed as the body (`application/xml` or
 //!   `text/xml`, optionally `Content-Encoding: gzip`), streamed to the parser as it
 //!   arrives (limit `feed_body_limit_bytes`, 512 MiB by default); replaces the base.
-//! - `PUT /admin/partners/{partnerId}/feed-url` `{"url", "intervalMinutes"}` and `GET` of
-//!   the same path: a feed the server fetches on schedule ([`run_background`]), with
+//! - `PUT /admin/partners/{partnerId}/feed-url` `{"url", "intervalMinutes"}`, `GET` and
+//!   `DELETE` of the same path: a feed the server fetches on schedule ([`run_background`]), with
 //!   conditional GET and gzip; a failed fetch or import keeps the last good base.
 
 use crate::body::read_json;
@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/partners/{partner}/feed", post(upload_feed))
         .route(
             "/partners/{partner}/feed-url",
-            put(set_feed_url).get(get_feed_url),
+            put(set_feed_url).get(get_feed_url).delete(delete_feed_url),
         )
 }
 
@@ -254,6 +254,22 @@ async fn set_feed_url(
     feed_url_response(&state, rowid).await
 }
 
+async fn delete_feed_url(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> HttpResult<Response> {
+    let partner = known_partner(&state, &id)?;
+    let (store, rowid) = (state.store.clone(), partner.rowid);
+    if !blocking(move || store.delete_feed_source(rowid)).await? {
+        return Err(ApiError::not_found("this partner has no feed URL").into());
+    }
+    tracing::info!(partner = %partner.id, "feed URL removed");
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"partnerId": partner.id.as_str(), "feedUrl": null}).to_string(),
+    ))
+}
+
 async fn get_feed_url(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -429,6 +445,8 @@ pub fn openapi_paths(paths: &mut Map<String, Value>) {
         "url": {"type": "string"}, "intervalMinutes": {"type": "integer"}, "etag": {"type": ["string", "null"]},
         "lastModified": {"type": ["string", "null"]}, "nextFetchAt": {"type": ["string", "null"], "format": "date-time"},
         "status": {"type": "object", "description": "lastAttemptAt, lastSuccessAt, lastResult (imported, not_modified, failed), lastError, lastHttpStatus, lastImport, fetches, notModified, failures"}}});
+    let mut removed = errors(&[401, 404]);
+    removed.insert("200".into(), json!({"description": "no longer fetched", "content": {"application/json": {"schema": {"type": "object", "properties": {"partnerId": {"type": "string"}, "feedUrl": {"type": "null"}}}}}}));
     let mut ok = errors(&[400, 401, 404]);
     ok.insert("200".into(), json!({"description": "the feed source and what its fetches did", "content": {"application/json": {"schema": source}}}));
     paths.insert("/admin/partners/{partnerId}/feed-url".into(), json!({
@@ -437,6 +455,8 @@ pub fn openapi_paths(paths: &mut Map<String, Value>) {
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["url"], "properties": {
                 "url": {"type": "string", "format": "uri"}, "intervalMinutes": {"type": "integer", "minimum": 15, "maximum": 120, "default": 60}}}}}},
             "responses": ok.clone()},
+        "delete": {"tags": ["admin", "catalog"], "summary": "stop fetching the partner's feed URL (the base stays)",
+            "security": [{"operatorToken": []}], "parameters": [partner.clone()], "responses": removed},
         "get": {"tags": ["admin", "catalog"], "summary": "the partner's feed URL and the status of its fetches",
             "security": [{"operatorToken": []}], "parameters": [partner], "responses": ok}}));
 }

@@ -277,6 +277,13 @@ impl Store {
         })
     }
 
+    /// Stops fetching the partner's feed URL; `false` when it had none.
+    pub fn delete_feed_source(&self, partner: i64) -> Result<bool> {
+        self.with_conn(|c| {
+            Ok(c.execute("DELETE FROM feed_sources WHERE partner = ?1", [partner])? > 0)
+        })
+    }
+
     pub fn feed_source(&self, partner: i64) -> Result<Option<FeedSource>> {
         self.with_conn(|c| {
             Ok(c.query_row(

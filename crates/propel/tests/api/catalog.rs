@@ -485,6 +485,11 @@ async fn a_feed_url_is_fetched_conditionally_and_a_failure_keeps_the_base() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"], "body_too_large");
     assert_eq!(product(&client, &server, &p, 4).await.0, StatusCode::OK);
+    // The feed URL can be removed; the base stays.
+    let (status, _) = admin(&client, &server, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin(&client, &server, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // The same streamed without a length: cut off at the limit while parsing.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = feed("kidrulit_yandex_yml_roz.xml")
         .chunks(64 * 1024)
