@@ -128,7 +128,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => 1_000_000,
         };
         let bytes = write_feed(std::path::Path::new(file), offers)?;
-        println!("wrote {offers} offers, {:.1} MB, to {file}", bytes as f64 / 1e6);
+        println!(
+            "wrote {offers} offers, {:.1} MB, to {file}",
+            bytes as f64 / 1e6
+        );
         return Ok(());
     }
     let offers: u64 = match args.iter().find(|a| !a.starts_with("--")) {

@@ -233,11 +233,20 @@ pub fn document() -> Value {
             json!({"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["items"]}}),
         ];
         let extra = if name.ends_with("ByCategoryPath") {
-            Some(("categoryPaths", json!({"type": "array", "items": {"type": "string"}})))
+            Some((
+                "categoryPaths",
+                json!({"type": "array", "items": {"type": "string"}}),
+            ))
         } else if name.starts_with("categoryRecommendations/") {
-            Some(("categoryIds", json!({"type": "string", "description": "comma-separated integers"})))
+            Some((
+                "categoryIds",
+                json!({"type": "string", "description": "comma-separated integers"}),
+            ))
         } else if name.starts_with("productRecommendations/") {
-            Some(("productIds", json!({"type": "string", "description": "comma-separated integers"})))
+            Some((
+                "productIds",
+                json!({"type": "string", "description": "comma-separated integers"}),
+            ))
         } else if name.starts_with("searchRecommendations/") {
             Some(("searchPhrase", json!({"type": "string"})))
         } else {

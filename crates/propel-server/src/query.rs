@@ -20,7 +20,11 @@ impl Query {
 
     /// Every value of a repeated parameter (`categoryPaths=a&categoryPaths=b%2Fc`).
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The first value whose name matches ignoring ASCII case (`apiKey` / `apikey`).

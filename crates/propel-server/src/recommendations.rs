@@ -27,26 +27,106 @@ enum Needs {
 
 /// The resources of spec/recommendations.md (its table lists 20 paths).
 const RESOURCES: [(&str, Algorithm, Needs); 20] = [
-    ("partnerRecommendations/popular", Algorithm::Popular, Needs::Nothing),
-    ("categoryRecommendations/popular", Algorithm::CategoryPopular, Needs::CategoryIds),
-    ("categoryRecommendations/popularByCategoryPath", Algorithm::CategoryPopular, Needs::CategoryPaths),
-    ("categoryRecommendations/saleByPopular", Algorithm::SaleByPopular, Needs::CategoryIds),
-    ("categoryRecommendations/saleByPopularByCategoryPath", Algorithm::SaleByPopular, Needs::CategoryPaths),
-    ("categoryRecommendations/latest", Algorithm::Latest, Needs::CategoryIds),
-    ("categoryRecommendations/latestByCategoryPath", Algorithm::Latest, Needs::CategoryPaths),
-    ("categoryRecommendations/saleByLatest", Algorithm::SaleByLatest, Needs::CategoryIds),
-    ("categoryRecommendations/saleByLatestByCategoryPath", Algorithm::SaleByLatest, Needs::CategoryPaths),
-    ("searchRecommendations/search", Algorithm::Search, Needs::SearchPhrase),
-    ("productRecommendations/alternatives", Algorithm::Alternatives, Needs::ProductIds),
-    ("productRecommendations/related", Algorithm::Related, Needs::ProductIds),
-    ("productRecommendations/relatedByInterestedProperties", Algorithm::RelatedByInterestedProperties, Needs::ProductIds),
-    ("productRecommendations/relatedWithoutCurrentCategory", Algorithm::RelatedWithoutCurrentCategory, Needs::ProductIds),
-    ("productRecommendations/relatedWithRules", Algorithm::RelatedWithRules, Needs::ProductIds),
-    ("productRecommendations/accessories", Algorithm::Accessories, Needs::ProductIds),
-    ("partnerRecommendations/personalComposite", Algorithm::PersonalComposite, Needs::Nothing),
-    ("partnerRecommendations/personalViewed", Algorithm::PersonalViewed, Needs::Nothing),
-    ("partnerRecommendations/personalOrdered", Algorithm::PersonalOrdered, Needs::Nothing),
-    ("partnerRecommendations/popularInInterestedCategories", Algorithm::PopularInInterestedCategories, Needs::Nothing),
+    (
+        "partnerRecommendations/popular",
+        Algorithm::Popular,
+        Needs::Nothing,
+    ),
+    (
+        "categoryRecommendations/popular",
+        Algorithm::CategoryPopular,
+        Needs::CategoryIds,
+    ),
+    (
+        "categoryRecommendations/popularByCategoryPath",
+        Algorithm::CategoryPopular,
+        Needs::CategoryPaths,
+    ),
+    (
+        "categoryRecommendations/saleByPopular",
+        Algorithm::SaleByPopular,
+        Needs::CategoryIds,
+    ),
+    (
+        "categoryRecommendations/saleByPopularByCategoryPath",
+        Algorithm::SaleByPopular,
+        Needs::CategoryPaths,
+    ),
+    (
+        "categoryRecommendations/latest",
+        Algorithm::Latest,
+        Needs::CategoryIds,
+    ),
+    (
+        "categoryRecommendations/latestByCategoryPath",
+        Algorithm::Latest,
+        Needs::CategoryPaths,
+    ),
+    (
+        "categoryRecommendations/saleByLatest",
+        Algorithm::SaleByLatest,
+        Needs::CategoryIds,
+    ),
+    (
+        "categoryRecommendations/saleByLatestByCategoryPath",
+        Algorithm::SaleByLatest,
+        Needs::CategoryPaths,
+    ),
+    (
+        "searchRecommendations/search",
+        Algorithm::Search,
+        Needs::SearchPhrase,
+    ),
+    (
+        "productRecommendations/alternatives",
+        Algorithm::Alternatives,
+        Needs::ProductIds,
+    ),
+    (
+        "productRecommendations/related",
+        Algorithm::Related,
+        Needs::ProductIds,
+    ),
+    (
+        "productRecommendations/relatedByInterestedProperties",
+        Algorithm::RelatedByInterestedProperties,
+        Needs::ProductIds,
+    ),
+    (
+        "productRecommendations/relatedWithoutCurrentCategory",
+        Algorithm::RelatedWithoutCurrentCategory,
+        Needs::ProductIds,
+    ),
+    (
+        "productRecommendations/relatedWithRules",
+        Algorithm::RelatedWithRules,
+        Needs::ProductIds,
+    ),
+    (
+        "productRecommendations/accessories",
+        Algorithm::Accessories,
+        Needs::ProductIds,
+    ),
+    (
+        "partnerRecommendations/personalComposite",
+        Algorithm::PersonalComposite,
+        Needs::Nothing,
+    ),
+    (
+        "partnerRecommendations/personalViewed",
+        Algorithm::PersonalViewed,
+        Needs::Nothing,
+    ),
+    (
+        "partnerRecommendations/personalOrdered",
+        Algorithm::PersonalOrdered,
+        Needs::Nothing,
+    ),
+    (
+        "partnerRecommendations/popularInInterestedCategories",
+        Algorithm::PopularInInterestedCategories,
+        Needs::Nothing,
+    ),
 ];
 
 /// Shared caches may keep shop-wide answers for a minute (the models' own freshness);
@@ -66,10 +146,18 @@ pub fn resource_names() -> impl Iterator<Item = &'static str> {
 
 fn int_list(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
     let raw = query.get(name).unwrap_or("");
-    let list: Result<Vec<i64>, _> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect();
+    let list: Result<Vec<i64>, _> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect();
     match list {
         Ok(l) if !l.is_empty() && l.len() <= 100 => Ok(l),
-        _ => Err(ApiError::invalid(name, "is required: comma-separated integers, 1 to 100 of them")),
+        _ => Err(ApiError::invalid(
+            name,
+            "is required: comma-separated integers, 1 to 100 of them",
+        )),
     }
 }
 
@@ -88,7 +176,9 @@ async fn recommendations(
     let partner = authorize(&state, &query, Api::Recommendations, now)?;
     let session = SessionId::parse(query.get("sessionExternalId").unwrap_or(""))?;
     let stock = match query.get("stockId") {
-        Some(s) if s.trim().is_empty() || s.len() > 100 => return Err(ApiError::invalid("stockId", "must be 1-100 characters").into()),
+        Some(s) if s.trim().is_empty() || s.len() > 100 => {
+            return Err(ApiError::invalid("stockId", "must be 1-100 characters").into())
+        }
         other => other,
     };
     let limit = match query.get("limit") {
@@ -113,10 +203,17 @@ async fn recommendations(
         Needs::CategoryPaths => {
             let paths = query.all("categoryPaths");
             if paths.is_empty() || paths.iter().any(|p| p.trim().is_empty()) {
-                return Err(ApiError::invalid("categoryPaths", "is required: one or more category paths, levels joined by '/'").into());
+                return Err(ApiError::invalid(
+                    "categoryPaths",
+                    "is required: one or more category paths, levels joined by '/'",
+                )
+                .into());
             }
             // An unknown path names no products: the answer is empty, not an error.
-            categories = paths.iter().filter_map(|p| base.tree().find_path(p)).collect();
+            categories = paths
+                .iter()
+                .filter_map(|p| base.tree().find_path(p))
+                .collect();
         }
         Needs::SearchPhrase => {
             phrase = Some(
@@ -124,7 +221,12 @@ async fn recommendations(
                     .get("searchPhrase")
                     .map(str::trim)
                     .filter(|p| !p.is_empty() && p.chars().count() <= 500)
-                    .ok_or_else(|| ApiError::invalid("searchPhrase", "is required: a non-empty phrase of at most 500 characters"))?,
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "searchPhrase",
+                            "is required: a non-empty phrase of at most 500 characters",
+                        )
+                    })?,
             );
         }
     }
@@ -146,7 +248,13 @@ async fn recommendations(
             rules: None,
             now_ms: now,
         };
-        recommend(algorithm, &models, catalog.as_ref(), &request)
+        let run = || recommend(algorithm, &models, catalog.as_ref(), &request);
+        if algorithm.is_personal() {
+            run()
+        } else {
+            let key = format!("{name}|{products:?}|{categories:?}|{phrase:?}|{stock:?}|{limit}");
+            recs.cached(key, &models, &base, run).as_ref().clone()
+        }
     };
     let mut body = if ids.is_empty() {
         json!({"recommendations": []})
@@ -165,7 +273,13 @@ async fn recommendations(
         body["items"] = Value::Array(list);
     }
     let mut response = json_response(StatusCode::OK, body.to_string());
-    let cache = if algorithm.is_personal() { CACHE_PERSONAL } else { CACHE_SHARED };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    let cache = if algorithm.is_personal() {
+        CACHE_PERSONAL
+    } else {
+        CACHE_SHARED
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(response)
 }

@@ -17,7 +17,15 @@ impl CatalogView {
         let params = base
             .iter()
             .filter(|p| !p.params.is_empty())
-            .map(|p| (p.id, p.params.iter().map(|x| (x.name.clone(), x.value.clone())).collect()))
+            .map(|p| {
+                (
+                    p.id,
+                    p.params
+                        .iter()
+                        .map(|x| (x.name.clone(), x.value.clone()))
+                        .collect(),
+                )
+            })
             .collect();
         CatalogView { base, params }
     }
@@ -25,7 +33,9 @@ impl CatalogView {
 
 impl Catalog for CatalogView {
     fn is_available(&self, item: ItemId, stock: Option<&str>) -> bool {
-        self.base.effective(item, stock).is_some_and(|e| e.available)
+        self.base
+            .effective(item, stock)
+            .is_some_and(|e| e.available)
     }
 
     fn categories(&self, item: ItemId) -> &[CategoryId] {

@@ -42,7 +42,11 @@ impl Visitors {
 
     /// Every visitor whose behaviour counts for this one (its contact's sessions).
     fn family(&self, visitor: VisitorId) -> Vec<VisitorId> {
-        match self.contact_of.get(&visitor).and_then(|c| self.of_contact.get(c)) {
+        match self
+            .contact_of
+            .get(&visitor)
+            .and_then(|c| self.of_contact.get(c))
+        {
             Some(list) => list.clone(),
             None => vec![visitor],
         }
@@ -55,10 +59,31 @@ struct Live {
     dirty: bool,
 }
 
+/// Answers of shop-wide resources, valid for one model snapshot and one product base:
+/// a shop's pages ask the same few questions over and over.
+/// Holding the Arcs (not their addresses) keeps a freed address from being mistaken
+/// for the same snapshot.
+#[derive(Default)]
+struct AnswerCache {
+    models: Option<Arc<Models>>,
+    base: Option<Arc<ProductBase>>,
+    answers: HashMap<String, Arc<Vec<i64>>>,
+}
+
+impl AnswerCache {
+    fn serves(&self, models: &Arc<Models>, base: &Arc<ProductBase>) -> bool {
+        self.models.as_ref().is_some_and(|m| Arc::ptr_eq(m, models))
+            && self.base.as_ref().is_some_and(|b| Arc::ptr_eq(b, base))
+    }
+}
+
+const MAX_CACHED_ANSWERS: usize = 20_000;
+
 pub struct PartnerRecs {
     live: Mutex<Live>,
     models: ArcSwap<Models>,
     view: Mutex<Option<Arc<CatalogView>>>,
+    cache: Mutex<AnswerCache>,
 }
 
 impl PartnerRecs {
@@ -66,10 +91,45 @@ impl PartnerRecs {
         let mut engine = Engine::new(config.clone());
         let models = engine.snapshot(0);
         PartnerRecs {
-            live: Mutex::new(Live { engine, visitors: Visitors::default(), dirty: false }),
+            live: Mutex::new(Live {
+                engine,
+                visitors: Visitors::default(),
+                dirty: false,
+            }),
             models: ArcSwap::from_pointee(models),
             view: Mutex::new(None),
+            cache: Mutex::new(AnswerCache::default()),
         }
+    }
+
+    /// The cached answer to `key` for these models and this base, or `compute`'s.
+    pub fn cached(
+        &self,
+        key: String,
+        models: &Arc<Models>,
+        base: &Arc<ProductBase>,
+        compute: impl FnOnce() -> Vec<i64>,
+    ) -> Arc<Vec<i64>> {
+        if let Ok(cache) = self.cache.lock() {
+            if cache.serves(models, base) {
+                if let Some(hit) = cache.answers.get(&key) {
+                    return hit.clone();
+                }
+            }
+        }
+        let answer = Arc::new(compute());
+        if let Ok(mut cache) = self.cache.lock() {
+            if !cache.serves(models, base) || cache.answers.len() >= MAX_CACHED_ANSWERS {
+                // The models or the base changed (or the cache is full): start afresh.
+                *cache = AnswerCache {
+                    models: Some(models.clone()),
+                    base: Some(base.clone()),
+                    answers: HashMap::new(),
+                };
+            }
+            cache.answers.insert(key, answer.clone());
+        }
+        answer
     }
 
     pub fn models(&self) -> Arc<Models> {
@@ -99,10 +159,17 @@ impl PartnerRecs {
     }
 
     fn apply(&self, kind: EventKind, session: &str, ts_ms: i64, body: &Map<String, Value>) {
-        let Ok(mut live) = self.live.lock() else { return };
+        let Ok(mut live) = self.live.lock() else {
+            return;
+        };
         let visitor = live.visitors.id(session);
         let product = body.get("productId").and_then(Value::as_i64);
-        let interaction = |kind: Kind, item: i64| Interaction { visitor, item, kind, ts_ms };
+        let interaction = |kind: Kind, item: i64| Interaction {
+            visitor,
+            item,
+            kind,
+            ts_ms,
+        };
         let changed = match (kind, product) {
             (EventKind::View, Some(p)) => Some(interaction(Kind::View, p)),
             (EventKind::AddToBasket, Some(p)) => Some(interaction(Kind::AddToBasket, p)),
@@ -126,7 +193,11 @@ impl PartnerRecs {
         match kind {
             EventKind::Search => {
                 if let Some(phrase) = body.get("searchPhrase").and_then(Value::as_str) {
-                    live.engine.apply_search(&SearchEvent { visitor, phrase: phrase.to_string(), ts_ms });
+                    live.engine.apply_search(&SearchEvent {
+                        visitor,
+                        phrase: phrase.to_string(),
+                        ts_ms,
+                    });
                     live.dirty = true;
                 }
             }
@@ -141,7 +212,9 @@ impl PartnerRecs {
 
     /// Rebuilds the shop-wide models when events arrived since the last build.
     pub fn rebuild_if_dirty(&self, now_ms: i64) -> bool {
-        let Ok(mut live) = self.live.lock() else { return false };
+        let Ok(mut live) = self.live.lock() else {
+            return false;
+        };
         if !live.dirty {
             return false;
         }
@@ -160,26 +233,48 @@ pub struct RecsRegistry {
 
 impl RecsRegistry {
     pub fn new(config: propel_recs::Config) -> RecsRegistry {
-        RecsRegistry { config, partners: RwLock::new(HashMap::new()) }
+        RecsRegistry {
+            config,
+            partners: RwLock::new(HashMap::new()),
+        }
     }
 
     pub fn partner(&self, partner: i64) -> Arc<PartnerRecs> {
-        if let Some(p) = self.partners.read().ok().and_then(|m| m.get(&partner).cloned()) {
+        if let Some(p) = self
+            .partners
+            .read()
+            .ok()
+            .and_then(|m| m.get(&partner).cloned())
+        {
             return p;
         }
         let mut map = match self.partners.write() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(partner).or_insert_with(|| Arc::new(PartnerRecs::new(&self.config))).clone()
+        map.entry(partner)
+            .or_insert_with(|| Arc::new(PartnerRecs::new(&self.config)))
+            .clone()
     }
 
-    pub fn apply(&self, partner: i64, kind: EventKind, session: &str, ts_ms: i64, body: &Map<String, Value>) {
+    pub fn apply(
+        &self,
+        partner: i64,
+        kind: EventKind,
+        session: &str,
+        ts_ms: i64,
+        body: &Map<String, Value>,
+    ) {
         self.partner(partner).apply(kind, session, ts_ms, body);
     }
 
     /// Feeds every stored event of every partner, then builds the models.
-    pub fn replay(&self, store: &propel_store::Store, partners: &[i64], now_ms: i64) -> Result<usize, propel_store::StoreError> {
+    pub fn replay(
+        &self,
+        store: &propel_store::Store,
+        partners: &[i64],
+        now_ms: i64,
+    ) -> Result<usize, propel_store::StoreError> {
         let mut n = 0;
         for &partner in partners {
             let recs = self.partner(partner);
@@ -196,7 +291,11 @@ impl RecsRegistry {
     }
 
     pub fn rebuild_dirty(&self, now_ms: i64) -> usize {
-        let all: Vec<Arc<PartnerRecs>> = self.partners.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let all: Vec<Arc<PartnerRecs>> = self
+            .partners
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
         all.iter().filter(|p| p.rebuild_if_dirty(now_ms)).count()
     }
 }

@@ -183,9 +183,15 @@ async fn rebuild_models(state: AppState) {
         tokio::time::sleep(every).await;
         let recs = state.recs.clone();
         let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || recs.rebuild_dirty(crate::tracking::now_ms())).await {
+        match tokio::task::spawn_blocking(move || recs.rebuild_dirty(crate::tracking::now_ms()))
+            .await
+        {
             Ok(0) => {}
-            Ok(n) => tracing::info!(partners = n, seconds = started.elapsed().as_secs_f64(), "recommendation models rebuilt"),
+            Ok(n) => tracing::info!(
+                partners = n,
+                seconds = started.elapsed().as_secs_f64(),
+                "recommendation models rebuilt"
+            ),
             Err(e) => tracing::warn!(error = %e, "model rebuild task failed"),
         }
     }

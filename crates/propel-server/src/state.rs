@@ -47,12 +47,18 @@ impl AppState {
         partners.reload(&store)?;
         let subscribers = store.subscribed_emails()?.into_iter().collect();
         let catalogs = Arc::new(crate::catalog_state::CatalogRegistry::load(&store)?);
-        let recs = Arc::new(crate::recs_state::RecsRegistry::new(propel_recs::Config::default()));
+        let recs = Arc::new(crate::recs_state::RecsRegistry::new(
+            propel_recs::Config::default(),
+        ));
         let rowids: Vec<i64> = store.partners()?.iter().map(|p| p.rowid).collect();
         let started = std::time::Instant::now();
         let replayed = recs.replay(&store, &rowids, crate::tracking::now_ms())?;
         let seconds = started.elapsed().as_secs_f64();
-        tracing::info!(events = replayed, seconds, "recommendation models built from stored events");
+        tracing::info!(
+            events = replayed,
+            seconds,
+            "recommendation models built from stored events"
+        );
         Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             store,

@@ -90,7 +90,9 @@ async fn store(
     state.writer.write(partner, events.clone()).await?;
     // Personal answers see the event on the visitor's next request.
     for e in events.iter() {
-        state.recs.apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
+        state
+            .recs
+            .apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
     }
     Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
 }

@@ -65,7 +65,11 @@ impl EventWriter {
     }
 
     /// Stores `events` of one partner, in order; resolves once they are committed.
-    pub async fn write(&self, partner: i64, events: Arc<Vec<ValidatedEvent>>) -> Result<(), WriteError> {
+    pub async fn write(
+        &self,
+        partner: i64,
+        events: Arc<Vec<ValidatedEvent>>,
+    ) -> Result<(), WriteError> {
         let (reply, done) = oneshot::channel();
         self.queue
             .send(Message::Write(Job {
@@ -314,17 +318,20 @@ mod tests {
         writer
             .write(
                 partner.rowid,
-                vec![line(1.0), line(2.0), contact(json!({"a": 1, "b": 1}))],
+                Arc::new(vec![line(1.0), line(2.0), contact(json!({"a": 1, "b": 1}))]),
             )
             .await
             .unwrap();
         writer
-            .write(partner.rowid, vec![contact(json!({"b": 2}))])
+            .write(partner.rowid, Arc::new(vec![contact(json!({"b": 2}))]))
             .await
             .unwrap();
         writer.stop().await;
         assert!(
-            writer.write(partner.rowid, Arc::new(vec![line(3.0)])).await.is_err(),
+            writer
+                .write(partner.rowid, Arc::new(vec![line(3.0)]))
+                .await
+                .is_err(),
             "a stopped writer refuses"
         );
 

@@ -32,12 +32,18 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             .map(|n| Method::from_name(n).ok_or_else(|| anyhow!("unknown algorithm {n}")))
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let train = read_rows(&args.train).with_context(|| format!("reading {}", args.train.display()))?;
+    let train =
+        read_rows(&args.train).with_context(|| format!("reading {}", args.train.display()))?;
     let test = match &args.test {
         Some(p) => Some(read_rows(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
-    let report = evaluate(&train, test.as_deref(), &methods, &propel_recs::Config::default());
+    let report = evaluate(
+        &train,
+        test.as_deref(),
+        &methods,
+        &propel_recs::Config::default(),
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

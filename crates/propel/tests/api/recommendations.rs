@@ -5,9 +5,11 @@ use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// (id, category, price, old price, available, available in stock "msk").
+type Offer = (i64, i64, f64, Option<f64>, bool, Option<bool>);
+
 /// Categories: 1 Home > 10 Kitchen > 100 Forks; 2 Garden. Offer ids are product ids.
-/// `offers`: (id, category, price, old price, available, stock "msk" available).
-fn feed(offers: &[(i64, i64, f64, Option<f64>, bool, Option<bool>)]) -> String {
+fn feed(offers: &[Offer]) -> String {
     let mut xml = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?><yml_catalog date="2024-05-01 12:00"><shop><name>S</name>
 <categories><category id="1">Home</category><category id="10" parentId="1">Kitchen</category>
@@ -18,9 +20,13 @@ fn feed(offers: &[(i64, i64, f64, Option<f64>, bool, Option<bool>)]) -> String {
         if let Some(old) = old {
             xml.push_str(&format!("<oldprice>{old}</oldprice>"));
         }
-        xml.push_str(&format!("<categoryId>{cat}</categoryId><name>Product {id}</name><vendor>V{id}</vendor>"));
+        xml.push_str(&format!(
+            "<categoryId>{cat}</categoryId><name>Product {id}</name><vendor>V{id}</vendor>"
+        ));
         if let Some(msk) = msk {
-            xml.push_str(&format!(r#"<stock id="msk"><available>{msk}</available></stock>"#));
+            xml.push_str(&format!(
+                r#"<stock id="msk"><available>{msk}</available></stock>"#
+            ));
         }
         xml.push_str("</offer>");
     }
@@ -41,23 +47,47 @@ async fn import(client: &reqwest::Client, server: &Server, p: &Partner, xml: Str
     assert_eq!(status, StatusCode::OK, "{}", resp.text().await.unwrap());
 }
 
-async fn recs(client: &reqwest::Client, server: &Server, p: &Partner, resource: &str, params: &str) -> (StatusCode, Value, String) {
+async fn recs(
+    client: &reqwest::Client,
+    server: &Server,
+    p: &Partner,
+    resource: &str,
+    params: &str,
+) -> (StatusCode, Value, String) {
     let resp = client
-        .get(server.url(&format!("/api/3.0/{resource}/?apiKey={}&partnerId={}&{params}", p.key, p.id)))
+        .get(server.url(&format!(
+            "/api/3.0/{resource}/?apiKey={}&partnerId={}&{params}",
+            p.key, p.id
+        )))
         .send()
         .await
         .unwrap();
     let status = resp.status();
-    let cache = resp.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let cache = resp
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     (status, resp.json().await.unwrap(), cache)
 }
 
-async fn ids(client: &reqwest::Client, server: &Server, p: &Partner, resource: &str, params: &str) -> Vec<i64> {
+async fn ids(
+    client: &reqwest::Client,
+    server: &Server,
+    p: &Partner,
+    resource: &str,
+    params: &str,
+) -> Vec<i64> {
     let (status, body, _) = recs(client, server, p, resource, params).await;
     assert_eq!(status, StatusCode::OK, "{resource}?{params}: {body}");
     match body["recommendations"].as_array().unwrap().first() {
         None => Vec::new(),
-        Some(r) => r["productId"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect(),
+        Some(r) => r["productId"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect(),
     }
 }
 
@@ -99,7 +129,9 @@ fn restart(dir: &tempfile::TempDir, server: Server) -> Server {
 #[tokio::test]
 async fn related_are_complements_and_alternatives_are_substitutes() {
     let (dir, server, client, p) = setup(false).await;
-    let all: Vec<_> = (1..=6).map(|id| (id, 100, 10.0, None, true, None)).collect();
+    let all: Vec<_> = (1..=6)
+        .map(|id| (id, 100, 10.0, None, true, None))
+        .collect();
     import(&client, &server, &p, feed(&all)).await;
     let mut batch = Vec::new();
     for v in 0..8 {
@@ -112,19 +144,44 @@ async fn related_are_complements_and_alternatives_are_substitutes() {
     }
     events(&client, &server, &p, batch).await;
     let server = restart(&dir, server);
-    let related = ids(&client, &server, &p, "productRecommendations/related", "sessionExternalId=x&productIds=1").await;
-    let alternatives = ids(&client, &server, &p, "productRecommendations/alternatives", "sessionExternalId=x&productIds=1").await;
+    let related = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/related",
+        "sessionExternalId=x&productIds=1",
+    )
+    .await;
+    let alternatives = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/alternatives",
+        "sessionExternalId=x&productIds=1",
+    )
+    .await;
     assert_eq!(related.first(), Some(&3), "{related:?}");
     assert_eq!(alternatives.first(), Some(&2), "{alternatives:?}");
-    assert!(!related.contains(&1) && !alternatives.contains(&1), "never an input product");
-    assert!(!alternatives.contains(&3), "complements are not substitutes: {alternatives:?}");
+    assert!(
+        !related.contains(&1) && !alternatives.contains(&1),
+        "never an input product"
+    );
+    assert!(
+        !alternatives.contains(&3),
+        "complements are not substitutes: {alternatives:?}"
+    );
 }
 
 #[tokio::test]
 async fn category_resources_use_subtrees_sale_and_newness() {
     let (dir, server, client, p) = setup(false).await;
     // 11 (Forks, on sale), 12 (Kitchen), 13 (Garden, on sale, most popular), 14 (Forks, unavailable).
-    let first = [(11, 100, 5.0, Some(9.0), true, None), (12, 10, 5.0, None, true, None), (13, 2, 5.0, Some(8.0), true, None), (14, 100, 1.0, Some(9.0), false, None)];
+    let first = [
+        (11, 100, 5.0, Some(9.0), true, None),
+        (12, 10, 5.0, None, true, None),
+        (13, 2, 5.0, Some(8.0), true, None),
+        (14, 100, 1.0, Some(9.0), false, None),
+    ];
     import(&client, &server, &p, feed(&first)).await;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let mut second = first.to_vec();
@@ -132,39 +189,118 @@ async fn category_resources_use_subtrees_sale_and_newness() {
     import(&client, &server, &p, feed(&second)).await;
     let mut batch = Vec::new();
     for v in 0..5 {
-        batch.extend([view(&format!("a{v}"), 13), view(&format!("a{v}"), 13), view(&format!("b{v}"), 12)]);
+        batch.extend([
+            view(&format!("a{v}"), 13),
+            view(&format!("a{v}"), 13),
+            view(&format!("b{v}"), 12),
+        ]);
     }
     batch.push(view("c", 11));
     batch.push(view("d", 14));
     events(&client, &server, &p, batch).await;
     let server = restart(&dir, server);
-    let home = ids(&client, &server, &p, "categoryRecommendations/popular", "sessionExternalId=x&categoryIds=1").await;
-    assert_eq!(&home[..2], &[12, 11], "subtree of Home, by popularity: {home:?}");
+    let home = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/popular",
+        "sessionExternalId=x&categoryIds=1",
+    )
+    .await;
+    assert_eq!(
+        &home[..2],
+        &[12, 11],
+        "subtree of Home, by popularity: {home:?}"
+    );
     assert!(!home.contains(&13), "Garden is another subtree");
     assert!(!home.contains(&14), "unavailable");
-    let forks = ids(&client, &server, &p, "categoryRecommendations/popular", "sessionExternalId=x&categoryIds=100").await;
+    let forks = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/popular",
+        "sessionExternalId=x&categoryIds=100",
+    )
+    .await;
     assert!(!forks.contains(&12), "Kitchen is above Forks: {forks:?}");
-    let sale = ids(&client, &server, &p, "categoryRecommendations/saleByPopular", "sessionExternalId=x&categoryIds=1").await;
+    let sale = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/saleByPopular",
+        "sessionExternalId=x&categoryIds=1",
+    )
+    .await;
     assert_eq!(sale.first(), Some(&11), "{sale:?}");
     assert!(!sale.contains(&12), "12 is not on sale: {sale:?}");
-    let latest = ids(&client, &server, &p, "categoryRecommendations/latest", "sessionExternalId=x&categoryIds=1").await;
+    let latest = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/latest",
+        "sessionExternalId=x&categoryIds=1",
+    )
+    .await;
     assert_eq!(latest.first(), Some(&15), "newest first: {latest:?}");
-    let sale_latest = ids(&client, &server, &p, "categoryRecommendations/saleByLatest", "sessionExternalId=x&categoryIds=1,2").await;
+    let sale_latest = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/saleByLatest",
+        "sessionExternalId=x&categoryIds=1,2",
+    )
+    .await;
     assert_eq!(sale_latest.first(), Some(&15));
-    assert!(sale_latest.contains(&13) && !sale_latest.contains(&12), "{sale_latest:?}");
-    let unknown = ids(&client, &server, &p, "categoryRecommendations/popular", "sessionExternalId=x&categoryIds=999").await;
+    assert!(
+        sale_latest.contains(&13) && !sale_latest.contains(&12),
+        "{sale_latest:?}"
+    );
+    let unknown = ids(
+        &client,
+        &server,
+        &p,
+        "categoryRecommendations/popular",
+        "sessionExternalId=x&categoryIds=999",
+    )
+    .await;
     assert!(unknown.is_empty());
 }
 
 #[tokio::test]
 async fn personal_resources_follow_the_visitor_at_once_and_across_devices() {
     let (_dir, server, client, p) = setup(false).await;
-    let all: Vec<_> = (21..=26).map(|id| (id, 100, 10.0, None, true, None)).collect();
+    let all: Vec<_> = (21..=26)
+        .map(|id| (id, 100, 10.0, None, true, None))
+        .collect();
     import(&client, &server, &p, feed(&all)).await;
-    events(&client, &server, &p, vec![view("me", 21), view("me", 22), view("me", 23)]).await;
-    let viewed = ids(&client, &server, &p, "partnerRecommendations/personalViewed", "sessionExternalId=me").await;
-    assert_eq!(viewed, vec![23, 22, 21], "most recent first, on the next request");
-    let (_, _, cache) = recs(&client, &server, &p, "partnerRecommendations/personalViewed", "sessionExternalId=me").await;
+    events(
+        &client,
+        &server,
+        &p,
+        vec![view("me", 21), view("me", 22), view("me", 23)],
+    )
+    .await;
+    let viewed = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/personalViewed",
+        "sessionExternalId=me",
+    )
+    .await;
+    assert_eq!(
+        viewed,
+        vec![23, 22, 21],
+        "most recent first, on the next request"
+    );
+    let (_, _, cache) = recs(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/personalViewed",
+        "sessionExternalId=me",
+    )
+    .await;
     assert_eq!(cache, "private, no-store");
     // Two devices of one contact.
     events(&client, &server, &p, vec![
@@ -172,9 +308,23 @@ async fn personal_resources_follow_the_visitor_at_once_and_across_devices() {
         json!({"order": {"sessionExternalId": "phone", "productId": 24, "price": 10, "quantity": 1, "transaction": "o1"}}),
         json!({"setContact": {"sessionExternalId": "laptop", "contactExternalId": "ann"}}),
     ]).await;
-    let ordered = ids(&client, &server, &p, "partnerRecommendations/personalOrdered", "sessionExternalId=laptop").await;
+    let ordered = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/personalOrdered",
+        "sessionExternalId=laptop",
+    )
+    .await;
     assert_eq!(ordered, vec![24]);
-    let stranger = ids(&client, &server, &p, "partnerRecommendations/personalOrdered", "sessionExternalId=stranger").await;
+    let stranger = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/personalOrdered",
+        "sessionExternalId=stranger",
+    )
+    .await;
     assert!(stranger.is_empty());
 }
 
@@ -182,7 +332,17 @@ async fn personal_resources_follow_the_visitor_at_once_and_across_devices() {
 async fn stock_availability_and_the_base_filter_every_answer() {
     let (dir, server, client, p) = setup(false).await;
     // 31 everywhere; 32 not in stock msk; 33 unavailable; 34 viewed but not in the base.
-    import(&client, &server, &p, feed(&[(31, 100, 10.0, None, true, None), (32, 100, 10.0, None, true, Some(false)), (33, 100, 10.0, None, false, None)])).await;
+    import(
+        &client,
+        &server,
+        &p,
+        feed(&[
+            (31, 100, 10.0, None, true, None),
+            (32, 100, 10.0, None, true, Some(false)),
+            (33, 100, 10.0, None, false, None),
+        ]),
+    )
+    .await;
     let mut batch = Vec::new();
     for v in 0..4 {
         let s = format!("v{v}");
@@ -190,14 +350,41 @@ async fn stock_availability_and_the_base_filter_every_answer() {
     }
     events(&client, &server, &p, batch).await;
     let server = restart(&dir, server);
-    let popular = ids(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x").await;
+    let popular = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/popular",
+        "sessionExternalId=x",
+    )
+    .await;
     assert_eq!(sorted(popular.clone()), vec![31, 32], "{popular:?}");
-    let in_msk = ids(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x&stockId=msk").await;
+    let in_msk = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/popular",
+        "sessionExternalId=x&stockId=msk",
+    )
+    .await;
     assert_eq!(in_msk, vec![31]);
-    let (status, body, cache) = recs(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x&format=items&limit=1").await;
+    let (status, body, cache) = recs(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/popular",
+        "sessionExternalId=x&format=items&limit=1",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cache, "public, max-age=60");
-    assert_eq!(body["recommendations"][0]["productId"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["recommendations"][0]["productId"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let item = &body["items"][0];
     assert_eq!(item["name"], format!("Product {}", item["productId"]));
     assert_eq!(item["categoryIds"], json!([100]));
@@ -211,7 +398,16 @@ fn sorted(mut v: Vec<i64>) -> Vec<i64> {
 #[tokio::test]
 async fn search_learns_what_searchers_went_on_to_view() {
     let (dir, server, client, p) = setup(false).await;
-    import(&client, &server, &p, feed(&[(41, 100, 1.0, None, true, None), (42, 100, 1.0, None, true, None)])).await;
+    import(
+        &client,
+        &server,
+        &p,
+        feed(&[
+            (41, 100, 1.0, None, true, None),
+            (42, 100, 1.0, None, true, None),
+        ]),
+    )
+    .await;
     let mut batch = Vec::new();
     for v in 0..3 {
         let s = format!("s{v}");
@@ -220,18 +416,47 @@ async fn search_learns_what_searchers_went_on_to_view() {
     }
     events(&client, &server, &p, batch).await;
     let server = restart(&dir, server);
-    let found = ids(&client, &server, &p, "searchRecommendations/search", "sessionExternalId=x&searchPhrase=silver%20FORKS").await;
+    let found = ids(
+        &client,
+        &server,
+        &p,
+        "searchRecommendations/search",
+        "sessionExternalId=x&searchPhrase=silver%20FORKS",
+    )
+    .await;
     assert_eq!(found.first(), Some(&42), "{found:?}");
 }
 
 #[tokio::test]
 async fn shop_wide_models_follow_new_events_within_the_rebuild_period() {
     let (_dir, server, client, p) = setup(true).await;
-    import(&client, &server, &p, feed(&[(51, 100, 1.0, None, true, None), (52, 100, 1.0, None, true, None)])).await;
-    events(&client, &server, &p, (0..5).map(|v| view(&format!("v{v}"), 52)).collect()).await;
+    import(
+        &client,
+        &server,
+        &p,
+        feed(&[
+            (51, 100, 1.0, None, true, None),
+            (52, 100, 1.0, None, true, None),
+        ]),
+    )
+    .await;
+    events(
+        &client,
+        &server,
+        &p,
+        (0..5).map(|v| view(&format!("v{v}"), 52)).collect(),
+    )
+    .await;
     let mut popular = Vec::new();
     for _ in 0..50 {
-        popular = ids(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x").await;
+        popular = ids(
+            &client,
+            &server,
+            &p,
+            "partnerRecommendations/popular",
+            "sessionExternalId=x",
+        )
+        .await;
         if popular.first() == Some(&52) {
             break;
         }
@@ -239,8 +464,24 @@ async fn shop_wide_models_follow_new_events_within_the_rebuild_period() {
     }
     assert_eq!(popular.first(), Some(&52));
     // A product-base change shows at once: 52 becomes unavailable.
-    import(&client, &server, &p, feed(&[(51, 100, 1.0, None, true, None), (52, 100, 1.0, None, false, None)])).await;
-    let popular = ids(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x").await;
+    import(
+        &client,
+        &server,
+        &p,
+        feed(&[
+            (51, 100, 1.0, None, true, None),
+            (52, 100, 1.0, None, false, None),
+        ]),
+    )
+    .await;
+    let popular = ids(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/popular",
+        "sessionExternalId=x",
+    )
+    .await;
     assert!(!popular.contains(&52), "{popular:?}");
 }
 
@@ -248,44 +489,151 @@ async fn shop_wide_models_follow_new_events_within_the_rebuild_period() {
 async fn statuses_of_the_recommendation_api() {
     let (_dir, server, client, p) = setup(false).await;
     for path in [
-        "partnerRecommendations/popular", "categoryRecommendations/popular", "categoryRecommendations/popularByCategoryPath",
-        "categoryRecommendations/saleByPopular", "categoryRecommendations/saleByPopularByCategoryPath", "categoryRecommendations/latest",
-        "categoryRecommendations/latestByCategoryPath", "categoryRecommendations/saleByLatest", "categoryRecommendations/saleByLatestByCategoryPath",
-        "searchRecommendations/search", "productRecommendations/alternatives", "productRecommendations/related",
-        "productRecommendations/relatedByInterestedProperties", "productRecommendations/relatedWithoutCurrentCategory",
-        "productRecommendations/relatedWithRules", "productRecommendations/accessories", "partnerRecommendations/personalComposite",
-        "partnerRecommendations/personalViewed", "partnerRecommendations/personalOrdered", "partnerRecommendations/popularInInterestedCategories",
+        "partnerRecommendations/popular",
+        "categoryRecommendations/popular",
+        "categoryRecommendations/popularByCategoryPath",
+        "categoryRecommendations/saleByPopular",
+        "categoryRecommendations/saleByPopularByCategoryPath",
+        "categoryRecommendations/latest",
+        "categoryRecommendations/latestByCategoryPath",
+        "categoryRecommendations/saleByLatest",
+        "categoryRecommendations/saleByLatestByCategoryPath",
+        "searchRecommendations/search",
+        "productRecommendations/alternatives",
+        "productRecommendations/related",
+        "productRecommendations/relatedByInterestedProperties",
+        "productRecommendations/relatedWithoutCurrentCategory",
+        "productRecommendations/relatedWithRules",
+        "productRecommendations/accessories",
+        "partnerRecommendations/personalComposite",
+        "partnerRecommendations/personalViewed",
+        "partnerRecommendations/personalOrdered",
+        "partnerRecommendations/popularInInterestedCategories",
     ] {
         let params = "sessionExternalId=x&productIds=1,2&categoryIds=1&categoryPaths=Home%2FKitchen&searchPhrase=fork";
         let (status, body, cache) = recs(&client, &server, &p, path, params).await;
-        assert_eq!((status, &body), (StatusCode::OK, &json!({"recommendations": []})), "{path}: cold start, empty base");
+        assert_eq!(
+            (status, &body),
+            (StatusCode::OK, &json!({"recommendations": []})),
+            "{path}: cold start, empty base"
+        );
         assert!(!cache.is_empty(), "{path} has Cache-Control");
         // Without the trailing slash too.
-        let resp = client.get(server.url(&format!("/api/3.0/{path}?apiKey={}&partnerId={}&{params}", p.key, p.id))).send().await.unwrap();
+        let resp = client
+            .get(server.url(&format!(
+                "/api/3.0/{path}?apiKey={}&partnerId={}&{params}",
+                p.key, p.id
+            )))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
     let cases = [
-        ("productRecommendations/related", "sessionExternalId=x", StatusCode::BAD_REQUEST, "productIds"),
-        ("productRecommendations/related", "sessionExternalId=x&productIds=a,b", StatusCode::BAD_REQUEST, "productIds"),
-        ("categoryRecommendations/popular", "sessionExternalId=x", StatusCode::BAD_REQUEST, "categoryIds"),
-        ("categoryRecommendations/popularByCategoryPath", "sessionExternalId=x", StatusCode::BAD_REQUEST, "categoryPaths"),
-        ("searchRecommendations/search", "sessionExternalId=x&searchPhrase=", StatusCode::BAD_REQUEST, "searchPhrase"),
-        ("partnerRecommendations/popular", "", StatusCode::BAD_REQUEST, "sessionExternalId"),
-        ("partnerRecommendations/popular", "sessionExternalId=x&limit=101", StatusCode::BAD_REQUEST, "limit"),
-        ("partnerRecommendations/popular", "sessionExternalId=x&format=xml", StatusCode::BAD_REQUEST, "format"),
+        (
+            "productRecommendations/related",
+            "sessionExternalId=x",
+            StatusCode::BAD_REQUEST,
+            "productIds",
+        ),
+        (
+            "productRecommendations/related",
+            "sessionExternalId=x&productIds=a,b",
+            StatusCode::BAD_REQUEST,
+            "productIds",
+        ),
+        (
+            "categoryRecommendations/popular",
+            "sessionExternalId=x",
+            StatusCode::BAD_REQUEST,
+            "categoryIds",
+        ),
+        (
+            "categoryRecommendations/popularByCategoryPath",
+            "sessionExternalId=x",
+            StatusCode::BAD_REQUEST,
+            "categoryPaths",
+        ),
+        (
+            "searchRecommendations/search",
+            "sessionExternalId=x&searchPhrase=",
+            StatusCode::BAD_REQUEST,
+            "searchPhrase",
+        ),
+        (
+            "partnerRecommendations/popular",
+            "",
+            StatusCode::BAD_REQUEST,
+            "sessionExternalId",
+        ),
+        (
+            "partnerRecommendations/popular",
+            "sessionExternalId=x&limit=101",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            "partnerRecommendations/popular",
+            "sessionExternalId=x&format=xml",
+            StatusCode::BAD_REQUEST,
+            "format",
+        ),
     ];
     for (path, params, status, field) in cases {
         let (got, body, _) = recs(&client, &server, &p, path, params).await;
-        assert_eq!((got, body["field"].as_str()), (status, Some(field)), "{path}?{params}: {body}");
+        assert_eq!(
+            (got, body["field"].as_str()),
+            (status, Some(field)),
+            "{path}?{params}: {body}"
+        );
     }
-    let (status, body, _) = recs(&client, &server, &p, "partnerRecommendations/nope", "sessionExternalId=x").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
-    let wrong = Partner { id: p.id.clone(), key: "bad".into() };
-    assert_eq!(recs(&client, &server, &wrong, "partnerRecommendations/popular", "sessionExternalId=x").await.0, StatusCode::UNAUTHORIZED);
-    admin(&client, &server, Method::PUT, &format!("/admin/partners/{}/limits", p.id), Some(json!({"recommendationsRps": 1}))).await;
+    let (status, body, _) = recs(
+        &client,
+        &server,
+        &p,
+        "partnerRecommendations/nope",
+        "sessionExternalId=x",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let wrong = Partner {
+        id: p.id.clone(),
+        key: "bad".into(),
+    };
+    assert_eq!(
+        recs(
+            &client,
+            &server,
+            &wrong,
+            "partnerRecommendations/popular",
+            "sessionExternalId=x"
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    admin(
+        &client,
+        &server,
+        Method::PUT,
+        &format!("/admin/partners/{}/limits", p.id),
+        Some(json!({"recommendationsRps": 1})),
+    )
+    .await;
     let mut limited = false;
     for _ in 0..5 {
-        limited |= recs(&client, &server, &p, "partnerRecommendations/popular", "sessionExternalId=x").await.0 == StatusCode::TOO_MANY_REQUESTS;
+        limited |= recs(
+            &client,
+            &server,
+            &p,
+            "partnerRecommendations/popular",
+            "sessionExternalId=x",
+        )
+        .await
+        .0 == StatusCode::TOO_MANY_REQUESTS;
     }
     assert!(limited, "the recommendations limit is its own");
 }
