@@ -8,6 +8,7 @@ mod contacts;
 pub use contacts::ContactRecord;
 mod export;
 mod partners;
+mod rules;
 mod products;
 mod schema;
 mod subscribers;

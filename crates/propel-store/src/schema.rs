@@ -110,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
         next_fetch_ms INTEGER NOT NULL
     );
     "#,
+    // 3: per-partner recommendation settings (business rules, accessory categories).
+    r#"
+    CREATE TABLE partner_recommendation_rules (
+        partner INTEGER PRIMARY KEY,
+        rules TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

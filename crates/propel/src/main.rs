@@ -11,6 +11,11 @@ use propel_server::{Config, Running};
 use std::io::Write;
 use std::path::PathBuf;
 
+// The request path allocates many small short-lived buffers; mimalloc serves them
+// measurably faster than the system allocator here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "propel",
