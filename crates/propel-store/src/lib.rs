@@ -6,10 +6,12 @@
 
 mod contacts;
 pub use contacts::ContactRecord;
+mod email;
+pub use email::{Erased, OutboxRow, ReportRow};
 mod export;
 mod partners;
-mod rules;
 mod products;
+mod rules;
 mod schema;
 mod subscribers;
 mod writer;

@@ -118,6 +118,65 @@ const MIGRATIONS: &[&str] = &[
         updated_ms INTEGER NOT NULL
     );
     "#,
+    // 4: email: scenarios, the outbox (one row per email to send; its tracking id is also
+    // its unsubscribe token and Message-ID), clicks, unsubscribes, attributed orders,
+    // erased addresses (hashes only), and custom attributes of subscribers.
+    r#"
+    CREATE TABLE email_scenarios (
+        partner INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        config TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, kind)
+    );
+    CREATE TABLE email_outbox (
+        id INTEGER PRIMARY KEY,
+        partner INTEGER NOT NULL,
+        scenario TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        email TEXT,
+        contact TEXT,
+        session TEXT,
+        data TEXT NOT NULL DEFAULT '[]',
+        due_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        tracking_id TEXT NOT NULL UNIQUE,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        sent_ms INTEGER
+    );
+    CREATE INDEX email_outbox_due ON email_outbox(state, due_ms);
+    CREATE INDEX email_outbox_recipient ON email_outbox(partner, email, sent_ms);
+    CREATE INDEX email_outbox_contact ON email_outbox(partner, contact);
+    CREATE TABLE email_clicks (
+        partner INTEGER NOT NULL,
+        outbox INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX email_clicks_session ON email_clicks(partner, session, ts_ms);
+    CREATE TABLE email_unsubscribes (
+        outbox INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE TABLE email_orders (
+        partner INTEGER NOT NULL,
+        order_key TEXT NOT NULL,
+        outbox INTEGER NOT NULL,
+        transaction_id TEXT NOT NULL,
+        revenue REAL NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        PRIMARY KEY (partner, order_key)
+    );
+    CREATE TABLE email_suppressions (
+        partner INTEGER NOT NULL,
+        email_hash TEXT NOT NULL,
+        PRIMARY KEY (partner, email_hash)
+    );
+    ALTER TABLE subscribers ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
