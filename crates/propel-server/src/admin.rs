@@ -29,6 +29,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/partners/{partner}/subscribers", post(add_subscribers))
         .route("/partners/{partner}/events", get(export_events))
         .merge(crate::admin_feed::routes())
+        .merge(crate::email_api::routes())
+        .merge(crate::admin_rules::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             require_operator,
@@ -86,7 +88,7 @@ fn ok_json(status: StatusCode, value: Value) -> Response {
 }
 
 /// Runs blocking storage work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, propel_store::StoreError> + Send + 'static,
 ) -> HttpResult<T> {
     tokio::task::spawn_blocking(f)
@@ -95,7 +97,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(HttpError::from)
 }
 
-fn known_partner(state: &AppState, id: &str) -> HttpResult<Arc<PartnerRecord>> {
+pub(crate) fn known_partner(state: &AppState, id: &str) -> HttpResult<Arc<PartnerRecord>> {
     PartnerId::parse(id)
         .ok()
         .and_then(|id| state.partners.get(id.as_str()))

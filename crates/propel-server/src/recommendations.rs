@@ -234,6 +234,8 @@ async fn recommendations(
     let profile = recs.profile(session.as_str());
     let models = recs.models();
     let catalog = recs.catalog(base.clone());
+    // Operator rules apply to the two resources that use them.
+    let rules = matches!(algorithm, Algorithm::RelatedWithRules | Algorithm::Accessories).then(|| recs.rules().resolve(base.tree()));
     let no_categories_found = needs == Needs::CategoryPaths && categories.is_empty();
     let ids = if no_categories_found {
         Vec::new()
@@ -245,7 +247,7 @@ async fn recommendations(
             categories: &categories,
             phrase,
             profile: profile.as_ref(),
-            rules: None,
+            rules: rules.as_ref(),
             now_ms: now,
         };
         let run = || recommend(algorithm, &models, catalog.as_ref(), &request);

@@ -6,6 +6,7 @@
 //! every `model_rebuild_seconds` when something changed.
 
 use crate::recs_catalog::CatalogView;
+use crate::recs_rules::RecommendationRules;
 use arc_swap::ArcSwap;
 use propel_catalog::ProductBase;
 use propel_model::EventKind;
@@ -80,6 +81,7 @@ impl AnswerCache {
 const MAX_CACHED_ANSWERS: usize = 20_000;
 
 pub struct PartnerRecs {
+    rules: ArcSwap<RecommendationRules>,
     live: Mutex<Live>,
     models: ArcSwap<Models>,
     view: Mutex<Option<Arc<CatalogView>>>,
@@ -91,6 +93,7 @@ impl PartnerRecs {
         let mut engine = Engine::new(config.clone());
         let models = engine.snapshot(0);
         PartnerRecs {
+            rules: ArcSwap::from_pointee(RecommendationRules::default()),
             live: Mutex::new(Live {
                 engine,
                 visitors: Visitors::default(),
@@ -99,6 +102,18 @@ impl PartnerRecs {
             models: ArcSwap::from_pointee(models),
             view: Mutex::new(None),
             cache: Mutex::new(AnswerCache::default()),
+        }
+    }
+
+    pub fn rules(&self) -> Arc<RecommendationRules> {
+        self.rules.load_full()
+    }
+
+    /// New operator rules; cached answers made under the old ones are dropped.
+    pub fn set_rules(&self, rules: RecommendationRules) {
+        self.rules.store(Arc::new(rules));
+        if let Ok(mut cache) = self.cache.lock() {
+            *cache = AnswerCache::default();
         }
     }
 
@@ -278,6 +293,9 @@ impl RecsRegistry {
         let mut n = 0;
         for &partner in partners {
             let recs = self.partner(partner);
+            if let Some(rules) = store.recommendation_rules(partner)?.and_then(|j| serde_json::from_str(&j).ok()) {
+                recs.set_rules(rules);
+            }
             store.export_events(partner, None, |e| {
                 if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(&e.body) {
                     recs.apply(e.kind, &e.session, e.ts_ms, &body);

@@ -30,6 +30,26 @@ pub struct Rules {
     pub targets: HashMap<CategoryId, Vec<CategoryId>>,
     /// Products of these subtrees are moved ahead of the others.
     pub promoted: Vec<CategoryId>,
+    /// `accessories`: the operator's accessory categories for inputs in (the
+    /// subtree of) a key category; without an entry, they are learned from behaviour.
+    pub accessories: HashMap<CategoryId, Vec<CategoryId>>,
+}
+
+impl Rules {
+    /// The categories a rule map names for the inputs' categories.
+    pub fn targets_for(
+        map: &HashMap<CategoryId, Vec<CategoryId>>,
+        c: &dyn Catalog,
+        inputs: &[ItemId],
+    ) -> Vec<CategoryId> {
+        let mut out = Vec::new();
+        for (&from, to) in map {
+            if inputs.iter().any(|&i| c.in_subtree(i, from)) {
+                out.extend_from_slice(to);
+            }
+        }
+        out
+    }
 }
 
 /// One request's parameters.

@@ -7,7 +7,7 @@ use crate::cooc::Neighbours;
 use crate::models::Models;
 use crate::types::{CategoryId, ItemId};
 
-use super::{in_any, Picker, Request};
+use super::{in_any, Picker, Request, Rules};
 
 /// Sum over the inputs of each input's neighbour scores, normalised by that
 /// input's best score so that every input counts alike.
@@ -137,12 +137,7 @@ pub fn related_with_rules(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
     let Some(rules) = r.rules else {
         return related(m, c, r);
     };
-    let mut targets: Vec<CategoryId> = Vec::new();
-    for (&from, to) in &rules.targets {
-        if r.products.iter().any(|&i| c.in_subtree(i, from)) {
-            targets.extend_from_slice(to);
-        }
-    }
+    let targets = Rules::targets_for(&rules.targets, c, r.products);
     let mut cands: Vec<ItemId> = related_scored(m, r).into_iter().map(|x| x.0).collect();
     if !targets.is_empty() {
         cands.retain(|&i| in_any(c, i, &targets));
@@ -176,14 +171,34 @@ pub fn accessories(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
         .fold(None, |acc: Option<f64>, p| {
             Some(acc.map_or(p, |a| a.max(p)))
         });
-    let cands: Vec<(ItemId, f32)> = related_scored(m, r)
+    let configured = r
+        .rules
+        .map(|rules| Rules::targets_for(&rules.accessories, c, r.products))
+        .unwrap_or_default();
+    let cheaper = |i: ItemId| match (max_price, c.price(i, r.stock)) {
+        (Some(mp), Some(p)) => p < mp,
+        _ => true,
+    };
+    let mut cands: Vec<(ItemId, f32)> = related_scored(m, r)
         .into_iter()
         .filter(|&(i, _)| !shares_category(c, i, &cats))
-        .filter(|&(i, _)| match (max_price, c.price(i, r.stock)) {
-            (Some(mp), Some(p)) => p < mp,
-            _ => true,
-        })
+        .filter(|&(i, _)| cheaper(i))
         .collect();
+    if !configured.is_empty() {
+        // The operator named the accessory categories: only those, and their
+        // bestsellers fill what behaviour has not shown yet.
+        cands.retain(|&(i, _)| in_any(c, i, &configured));
+        let known: std::collections::HashSet<ItemId> = cands.iter().map(|x| x.0).collect();
+        let fill: Vec<(ItemId, f32)> = m
+            .popular_ids()
+            .iter()
+            .copied()
+            .filter(|&i| !known.contains(&i) && in_any(c, i, &configured) && cheaper(i))
+            .take(r.limit + r.products.len())
+            .map(|i| (i, 1e-6))
+            .collect();
+        cands.extend(fill);
+    }
     let mut cat_w: HashMap<CategoryId, f32> = HashMap::new();
     for &(i, s) in &cands {
         for &cat in c.categories(i) {

@@ -637,3 +637,133 @@ async fn statuses_of_the_recommendation_api() {
     }
     assert!(limited, "the recommendations limit is its own");
 }
+
+#[tokio::test]
+async fn operator_rules_shape_related_with_rules_and_accessories() {
+    let (dir, server, client, p) = setup(false).await;
+    // 61 fork (input, price 50); 62 fork; 63 kitchen (cheap); 64 garden (cheap); 65 garden (dear).
+    import(
+        &client,
+        &server,
+        &p,
+        feed(&[
+            (61, 100, 50.0, None, true, None),
+            (62, 100, 40.0, None, true, None),
+            (63, 10, 5.0, None, true, None),
+            (64, 2, 5.0, None, true, None),
+            (65, 2, 90.0, None, true, None),
+        ]),
+    )
+    .await;
+    let mut batch = Vec::new();
+    for v in 0..6 {
+        let s = format!("r{v}");
+        batch.extend([
+            view(&s, 61),
+            basket(&s, 61),
+            view(&s, 62),
+            basket(&s, 62),
+            view(&s, 63),
+            basket(&s, 63),
+        ]);
+    }
+    batch.extend([view("g", 64), view("g", 65), view("g2", 64)]);
+    events(&client, &server, &p, batch).await;
+    let server = restart(&dir, server);
+    let q = "sessionExternalId=x&productIds=61";
+    let plain = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/relatedWithRules",
+        q,
+    )
+    .await;
+    assert!(
+        plain.contains(&62) && !plain.contains(&64),
+        "without rules it is related: {plain:?}"
+    );
+    let accessories = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/accessories",
+        q,
+    )
+    .await;
+    assert_eq!(
+        accessories,
+        vec![63],
+        "learned: another category, cheaper, bought together"
+    );
+
+    let path = format!("/admin/partners/{}/recommendation-rules", p.id);
+    let rules = json!({
+        "relatedWithRules": [{"category": 100, "recommendFrom": [2]}],
+        "accessories": [{"category": 1, "accessoryCategories": ["Garden"]}]
+    });
+    let (status, _) = admin(&client, &server, Method::PUT, &path, Some(rules.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let shaped = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/relatedWithRules",
+        q,
+    )
+    .await;
+    assert!(
+        !shaped.is_empty() && shaped.iter().all(|i| [64, 65].contains(i)),
+        "only Garden: {shaped:?}"
+    );
+    let accessories = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/accessories",
+        q,
+    )
+    .await;
+    assert_eq!(
+        accessories,
+        vec![64],
+        "the configured category, cheaper than the input"
+    );
+    let related = ids(&client, &server, &p, "productRecommendations/related", q).await;
+    assert!(
+        related.contains(&62),
+        "plain related ignores the rules: {related:?}"
+    );
+
+    let (status, err) = admin(
+        &client,
+        &server,
+        Method::PUT,
+        &path,
+        Some(json!({"relatedWithRules": [{"category": 1, "recommendFrom": []}]})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["field"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("relatedWithRules[0].recommendFrom")
+        )
+    );
+    let server = restart(&dir, server);
+    let (status, kept) = admin(&client, &server, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        kept["relatedWithRules"], rules["relatedWithRules"],
+        "the refused body changed nothing; the rules survive a restart"
+    );
+    let shaped = ids(
+        &client,
+        &server,
+        &p,
+        "productRecommendations/relatedWithRules",
+        q,
+    )
+    .await;
+    assert!(shaped.iter().all(|i| [64, 65].contains(i)), "{shaped:?}");
+}
