@@ -37,7 +37,6 @@ pub fn router(state: AppState) -> Router {
         .merge(recommendations::routes())
         .merge(catalog_api::routes())
         .merge(ops::routes())
-        .merge(subscribers_csv::routes().merge(unsubscribe::routes()))
         .nest("/admin", admin::routes(state.clone()))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
