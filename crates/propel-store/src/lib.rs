@@ -4,6 +4,8 @@
 //! through one writer thread that commits whatever is queued as one transaction
 //! (group commit) and answers every waiter only after `COMMIT` returned.
 
+mod ads;
+pub use ads::{AdImpressionRow, AdReportRow, AdTotals, AdWrite, AdWriter};
 mod contacts;
 pub use contacts::ContactRecord;
 mod email;

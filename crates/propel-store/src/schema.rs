@@ -177,6 +177,44 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE subscribers ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 5: retail media: placements, advertisers, campaigns (their validated JSON), and
+    // every served impression with its counted view and click and what they cost
+    // (billionths of the currency unit).
+    r#"
+    CREATE TABLE ad_placements (
+        id TEXT PRIMARY KEY,
+        partner INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE ad_advertisers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE ad_campaigns (
+        id TEXT PRIMARY KEY,
+        advertiser TEXT NOT NULL REFERENCES ad_advertisers(id),
+        body TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE ad_impressions (
+        id TEXT PRIMARY KEY,
+        partner INTEGER NOT NULL,
+        campaign TEXT NOT NULL,
+        content TEXT NOT NULL,
+        placement TEXT NOT NULL,
+        session TEXT NOT NULL,
+        served_ms INTEGER NOT NULL,
+        viewed_ms INTEGER,
+        clicked_ms INTEGER,
+        view_spend INTEGER NOT NULL DEFAULT 0,
+        click_spend INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX ad_impressions_by_campaign ON ad_impressions(campaign, served_ms);
+    CREATE INDEX ad_impressions_by_time ON ad_impressions(served_ms);
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,369 @@
+//! Retail media storage: placements, advertisers, campaigns, and the impression log
+//! written by one writer thread (group commit), so serving never waits on SQLite.
+
+use crate::{now_ms, Result, Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// A campaign's sums, to restore its live counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AdTotals {
+    pub served: u64,
+    pub views: u64,
+    pub clicks: u64,
+    pub spent: i64,
+    /// Spend charged since `day_start_ms`.
+    pub day_spent: i64,
+}
+
+/// A stored impression that may still count or still hold a frequency cap.
+#[derive(Debug, Clone)]
+pub struct AdImpressionRow {
+    pub id: String,
+    pub partner: i64,
+    pub campaign: String,
+    pub session: String,
+    pub served_ms: i64,
+    pub viewed: bool,
+    pub clicked: bool,
+}
+
+/// One group of a campaign's report: (day of serving, placement, content).
+#[derive(Debug, Clone)]
+pub struct AdReportRow {
+    pub day: String,
+    pub placement: String,
+    pub content: String,
+    pub served: u64,
+    pub viewed: u64,
+    pub clicked: u64,
+    pub spend: i64,
+}
+
+/// What the writer thread is asked to do.
+pub enum AdWrite {
+    Served {
+        id: String,
+        partner: i64,
+        campaign: String,
+        content: String,
+        placement: String,
+        session: String,
+        served_ms: i64,
+    },
+    Counted {
+        id: String,
+        click: bool,
+        price: i64,
+        at_ms: i64,
+    },
+}
+
+enum Message {
+    Write(AdWrite),
+    /// Answered once everything sent before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the impression writer; cheap to clone.
+#[derive(Clone)]
+pub struct AdWriter {
+    queue: mpsc::UnboundedSender<Message>,
+}
+
+impl AdWriter {
+    /// Queues a write without waiting (the serving path).
+    pub fn send(&self, write: AdWrite) {
+        if self.queue.send(Message::Write(write)).is_err() {
+            tracing::error!("the impression writer has stopped; a write was lost");
+        }
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send(Message::Flush(tx))
+            .map_err(|_| StoreError::Poisoned)?;
+        rx.await.map_err(|_| StoreError::Poisoned)
+    }
+}
+
+const MAX_PER_COMMIT: usize = 20_000;
+
+fn write_one(tx: &rusqlite::Transaction<'_>, w: &AdWrite) -> rusqlite::Result<()> {
+    match w {
+        AdWrite::Served {
+            id,
+            partner,
+            campaign,
+            content,
+            placement,
+            session,
+            served_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO ad_impressions(id, partner, campaign, content, placement, session, served_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![id, partner, campaign, content, placement, session, served_ms])?;
+        }
+        AdWrite::Counted {
+            id,
+            click: false,
+            price,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "UPDATE ad_impressions SET viewed_ms = ?2, view_spend = ?3 WHERE id = ?1 AND viewed_ms IS NULL",
+            )?
+            .execute(params![id, at_ms, price])?;
+        }
+        AdWrite::Counted {
+            id,
+            click: true,
+            price,
+            at_ms,
+        } => {
+            tx.prepare_cached(
+                "UPDATE ad_impressions SET clicked_ms = ?2, click_spend = ?3 WHERE id = ?1 AND clicked_ms IS NULL",
+            )?
+            .execute(params![id, at_ms, price])?;
+        }
+    }
+    Ok(())
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Message>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            for m in &batch {
+                if let Message::Write(w) = m {
+                    write_one(&tx, w)?;
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "impression writes failed");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for m in batch {
+            if let Message::Flush(tx) = m {
+                flushes.push(tx);
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+impl Store {
+    /// Starts the impression writer on its own thread and connection.
+    pub fn start_ad_writer(&self) -> Result<AdWriter> {
+        let conn = crate::connect(self.path())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("ad-writer".into())
+            .spawn(move || run(conn, rx))?;
+        Ok(AdWriter { queue: tx })
+    }
+
+    pub fn create_ad_placement(&self, id: &str, partner: i64, body: &str) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO ad_placements(id, partner, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id, partner, body, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every placement's JSON body.
+    pub fn ad_placements(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare("SELECT body FROM ad_placements ORDER BY created_ms")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    pub fn create_advertiser(&self, id: &str, name: &str) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO ad_advertisers(id, name, created_ms) VALUES (?1, ?2, ?3)",
+                params![id, name, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn advertiser_exists(&self, id: &str) -> Result<bool> {
+        self.with_conn(|c| {
+            Ok(
+                c.query_row("SELECT 1 FROM ad_advertisers WHERE id = ?1", [id], |_| {
+                    Ok(())
+                })
+                .optional()?
+                .is_some(),
+            )
+        })
+    }
+
+    pub fn create_campaign(&self, id: &str, advertiser: &str, body: &str) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO ad_campaigns(id, advertiser, body, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id, advertiser, body, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn set_campaign_paused(&self, id: &str, paused: bool) -> Result<()> {
+        self.with_conn(|c| {
+            if c.execute(
+                "UPDATE ad_campaigns SET paused = ?2 WHERE id = ?1",
+                params![id, paused],
+            )? == 0
+            {
+                return Err(StoreError::NotFound(format!("campaign {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    /// Every campaign: (JSON body, paused).
+    pub fn campaigns(&self) -> Result<Vec<(String, bool)>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare("SELECT body, paused FROM ad_campaigns ORDER BY created_ms")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Every campaign's sums; `day_spent` counts charges at or after `day_start_ms`.
+    pub fn campaign_totals(&self, day_start_ms: i64) -> Result<HashMap<String, AdTotals>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT campaign, COUNT(*), COUNT(viewed_ms), COUNT(clicked_ms), SUM(view_spend + click_spend),
+                    SUM(CASE WHEN viewed_ms >= ?1 THEN view_spend ELSE 0 END) + SUM(CASE WHEN clicked_ms >= ?1 THEN click_spend ELSE 0 END)
+             FROM ad_impressions GROUP BY campaign",
+        )?;
+        let rows = stmt.query_map([day_start_ms], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                AdTotals {
+                    served: r.get::<_, i64>(1)? as u64,
+                    views: r.get::<_, i64>(2)? as u64,
+                    clicks: r.get::<_, i64>(3)? as u64,
+                    spent: r.get(4)?,
+                    day_spent: r.get(5)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    /// Impressions served at or after `since_ms`, oldest first.
+    pub fn recent_impressions(
+        &self,
+        since_ms: i64,
+        mut f: impl FnMut(AdImpressionRow),
+    ) -> Result<()> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, partner, campaign, session, served_ms, viewed_ms IS NOT NULL, clicked_ms IS NOT NULL
+             FROM ad_impressions WHERE served_ms >= ?1 ORDER BY served_ms",
+        )?;
+        let mut rows = stmt.query([since_ms])?;
+        while let Some(r) = rows.next()? {
+            f(AdImpressionRow {
+                id: r.get(0)?,
+                partner: r.get(1)?,
+                campaign: r.get(2)?,
+                session: r.get(3)?,
+                served_ms: r.get(4)?,
+                viewed: r.get(5)?,
+                clicked: r.get(6)?,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn campaign_report(&self, campaign: &str) -> Result<Vec<AdReportRow>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT strftime('%Y-%m-%d', served_ms / 1000, 'unixepoch') AS day, placement, content,
+                    COUNT(*), COUNT(viewed_ms), COUNT(clicked_ms), SUM(view_spend + click_spend)
+             FROM ad_impressions WHERE campaign = ?1 GROUP BY day, placement, content",
+        )?;
+        let rows = stmt.query_map([campaign], |r| {
+            Ok(AdReportRow {
+                day: r.get(0)?,
+                placement: r.get(1)?,
+                content: r.get(2)?,
+                served: r.get::<_, i64>(3)? as u64,
+                viewed: r.get::<_, i64>(4)? as u64,
+                clicked: r.get::<_, i64>(5)? as u64,
+                spend: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn impressions_views_and_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.create_advertiser("a", "A").unwrap();
+        assert!(store.advertiser_exists("a").unwrap());
+        store.create_campaign("c", "a", "{}").unwrap();
+        let w = store.start_ad_writer().unwrap();
+        for i in 0..3 {
+            w.send(AdWrite::Served {
+                id: format!("i{i}"),
+                partner: 1,
+                campaign: "c".into(),
+                content: "c-1".into(),
+                placement: "p".into(),
+                session: "s".into(),
+                served_ms: 1_000,
+            });
+        }
+        for _ in 0..2 {
+            w.send(AdWrite::Counted {
+                id: "i0".into(),
+                click: false,
+                price: 5,
+                at_ms: 2_000,
+            });
+        }
+        w.flush().await.unwrap();
+        let totals = store.campaign_totals(0).unwrap()["c"];
+        assert_eq!((totals.served, totals.views, totals.spent), (3, 1, 5));
+        let report = store.campaign_report("c").unwrap();
+        assert_eq!(report.len(), 1);
+        assert_eq!(report[0].day, "1970-01-01");
+        let mut n = 0;
+        store.recent_impressions(0, |_| n += 1).unwrap();
+        assert_eq!(n, 3);
+    }
+}
