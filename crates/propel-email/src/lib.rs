@@ -10,6 +10,7 @@ pub mod scenario;
 pub mod smtp;
 pub mod template;
 
+pub use lettre::Message;
 pub use message::{build_message, OutgoingEmail};
 pub use scenario::{Scenario, ScenarioEmail, ScenarioKind};
 pub use smtp::{SendError, SmtpRelay};

@@ -36,6 +36,19 @@ pub struct Config {
     pub group_commit_window_micros: u64,
     /// How often shop-wide recommendation models are rebuilt when events arrived.
     pub model_rebuild_seconds: u64,
+    /// SMTP relay for email (`smtp://host:port`, `smtps://user:pass@host:465`); no email is
+    /// sent without it (emails stay scheduled). Prefer `PROPEL_SMTP_URL`: it may hold a password.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<String>,
+    /// Base URL of this server as recipients reach it, for unsubscribe links
+    /// (default: `http://` + the listening address).
+    pub public_url: Option<String>,
+    /// Least time between two emails to one address.
+    pub email_min_gap_seconds: u64,
+    /// How often the outbox is checked for due emails (also woken when one is scheduled).
+    pub outbox_poll_millis: u64,
+    /// First retry delay after a temporary SMTP failure; doubled per failure, at most 1 h.
+    pub email_retry_base_seconds: u64,
 }
 
 impl Default for Config {
@@ -56,6 +69,11 @@ impl Default for Config {
             partner_refresh_millis: 1000,
             group_commit_window_micros: 400,
             model_rebuild_seconds: 60,
+            smtp_url: None,
+            public_url: None,
+            email_min_gap_seconds: 60,
+            outbox_poll_millis: 1000,
+            email_retry_base_seconds: 30,
         }
     }
 }
@@ -91,6 +109,21 @@ impl Config {
         }
         if let Some(v) = get("PROPEL_MODEL_REBUILD_SECONDS").and_then(|v| v.parse().ok()) {
             self.model_rebuild_seconds = v;
+        }
+        if let Some(v) = get("PROPEL_SMTP_URL").filter(|v| !v.is_empty()) {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = get("PROPEL_PUBLIC_URL").filter(|v| !v.is_empty()) {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = get("PROPEL_EMAIL_MIN_GAP_SECONDS").and_then(|v| v.parse().ok()) {
+            self.email_min_gap_seconds = v;
+        }
+        if let Some(v) = get("PROPEL_OUTBOX_POLL_MILLIS").and_then(|v| v.parse().ok()) {
+            self.outbox_poll_millis = v;
+        }
+        if let Some(v) = get("PROPEL_EMAIL_RETRY_BASE_SECONDS").and_then(|v| v.parse().ok()) {
+            self.email_retry_base_seconds = v;
         }
         if let Some(v) = get("PROPEL_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
             self.admin_token = Some(v);

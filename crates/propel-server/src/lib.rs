@@ -6,16 +6,19 @@ pub mod admin_feed;
 pub mod auth;
 mod body;
 mod catalog_api;
+mod email_api;
 pub mod catalog_state;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod mailer;
 pub mod metrics;
 pub mod openapi;
 mod ops;
 mod query;
 pub mod ratelimit;
 mod recommendations;
+mod subscribers_csv;
 mod admin_rules;
 pub mod recs_rules;
 pub mod recs_catalog;
@@ -23,6 +26,7 @@ pub mod recs_state;
 pub mod serve;
 pub mod state;
 mod tracking;
+mod unsubscribe;
 
 pub use config::Config;
 pub use serve::{run, Running};
@@ -37,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(recommendations::routes())
         .merge(catalog_api::routes())
         .merge(ops::routes())
+        .merge(subscribers_csv::routes().merge(unsubscribe::routes()))
         .nest("/admin", admin::routes(state.clone()))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -101,6 +101,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     let refresher = tokio::spawn(refresh_partners(state.clone()));
     let rebuilder = tokio::spawn(rebuild_models(state.clone()));
     let catalog = tokio::spawn(crate::admin_feed::run_background(state.clone()));
+    let mailer = crate::mailer::start(state.clone(), listener.local_addr().ok());
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -158,6 +159,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     refresher.abort();
     rebuilder.abort();
     catalog.abort();
+    mailer.stop().await;
     state.writer.stop().await;
     tracing::info!("every accepted event is committed; stopped");
 }

@@ -32,6 +32,8 @@ pub struct Shared {
     pub catalogs: Arc<crate::catalog_state::CatalogRegistry>,
     /// Every partner's recommendation engine and models.
     pub recs: Arc<crate::recs_state::RecsRegistry>,
+    /// Email scenarios and the outbox task's wake-up.
+    pub email: Arc<crate::mailer::EmailState>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
         );
         Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
+            email: Arc::new(crate::mailer::EmailState::load(&store)?),
             store,
             writer,
             partners,

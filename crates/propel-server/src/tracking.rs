@@ -94,5 +94,6 @@ async fn store(
             .recs
             .apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
     }
+    crate::mailer::after_commit(state, partner, &events).await;
     Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
 }
