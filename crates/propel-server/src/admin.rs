@@ -29,6 +29,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/partners/{partner}/subscribers", post(add_subscribers))
         .route("/partners/{partner}/events", get(export_events))
         .merge(crate::admin_feed::routes())
+        .merge(crate::admin_ads::routes())
         .merge(crate::email_api::routes())
         .merge(crate::admin_rules::routes())
         .route_layer(axum::middleware::from_fn_with_state(

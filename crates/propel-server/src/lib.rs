@@ -2,6 +2,8 @@
 //! store or a service, and map the result; every refusal goes through [`error`].
 
 pub mod admin;
+mod admin_ads;
+pub mod ads_state;
 pub mod admin_feed;
 pub mod auth;
 mod body;
@@ -18,6 +20,7 @@ mod ops;
 mod query;
 pub mod ratelimit;
 mod recommendations;
+mod sponsored;
 mod subscribers_csv;
 mod admin_rules;
 pub mod recs_rules;
@@ -39,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(tracking::routes())
         .merge(recommendations::routes())
+        .merge(sponsored::routes())
         .merge(catalog_api::routes())
         .merge(ops::routes())
         .merge(subscribers_csv::routes().merge(unsubscribe::routes()))

@@ -218,6 +218,8 @@ pub fn document() -> Value {
     admin_paths(&mut paths);
     crate::admin_feed::openapi_paths(&mut paths);
     crate::catalog_api::openapi_paths(&mut paths);
+    crate::sponsored::openapi_paths(&mut paths);
+    crate::admin_ads::openapi_paths(&mut paths);
     for name in crate::recommendations::resource_names() {
         let mut responses = error_responses(&[400, 401, 403, 429]);
         responses.insert("200".into(), json!({"description": "ranked product ids, best first; `items` with format=items",

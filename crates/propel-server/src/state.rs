@@ -32,6 +32,8 @@ pub struct Shared {
     pub catalogs: Arc<crate::catalog_state::CatalogRegistry>,
     /// Every partner's recommendation engine and models.
     pub recs: Arc<crate::recs_state::RecsRegistry>,
+    /// Retail media: placements, campaigns, the decision engine, the impression writer.
+    pub ads: Arc<crate::ads_state::AdsState>,
     /// Email scenarios and the outbox task's wake-up.
     pub email: Arc<crate::mailer::EmailState>,
 }
@@ -61,6 +63,7 @@ impl AppState {
             seconds,
             "recommendation models built from stored events"
         );
+        let ads = crate::ads_state::AdsState::load(&store, crate::tracking::now_ms())?;
         Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             email: Arc::new(crate::mailer::EmailState::load(&store)?),
@@ -72,6 +75,7 @@ impl AppState {
             subscribers: Arc::new(RwLock::new(subscribers)),
             catalogs,
             recs,
+            ads,
         })))
     }
 

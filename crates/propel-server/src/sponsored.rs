@@ -1,0 +1,214 @@
+//! The shop side of sponsored placements (spec/sponsored.md):
+//! `GET /v1/partners/{partnerId}/{kind}/{placementId}/impressions`.
+
+use crate::ads_state::{interests, BaseProducts};
+use crate::auth::authorize;
+use crate::error::{json_response, HttpResult};
+use crate::query::Query;
+use crate::ratelimit::Api;
+use crate::state::AppState;
+use crate::tracking::now_ms;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use propel_ads::{Ask, ContentBody, ContentType, Page, PlacementKind, Visitor};
+use propel_model::{ApiError, SessionId};
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/v1/partners/{partner}/{kind}/{placement}/impressions",
+        get(impressions),
+    )
+}
+
+fn required<'a>(query: &'a Query, name: &str, rule: &str) -> Result<&'a str, ApiError> {
+    query
+        .get(name)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid(name, rule))
+}
+
+fn int(query: &Query, name: &str) -> Result<i64, ApiError> {
+    required(query, name, "is required: a 64-bit integer")?
+        .parse()
+        .map_err(|_| ApiError::invalid(name, "must be a 64-bit integer"))
+}
+
+/// The page of this request, from the kind's parameters.
+fn page(kind: PlacementKind, query: &Query, base: &BaseProducts<'_>) -> Result<Page, ApiError> {
+    let stock = match query.get("stockId") {
+        Some(s) if s.trim().is_empty() || s.len() > 100 => {
+            return Err(ApiError::invalid("stockId", "must be 1-100 characters"))
+        }
+        other => other,
+    };
+    let page = Page::new(kind, stock);
+    Ok(match kind {
+        PlacementKind::Product => page.with_products(&[int(query, "productId")?], base),
+        PlacementKind::ProductGroup => {
+            let rule = "is required: comma-separated 64-bit integers, 1 to 100 of them";
+            let ids: Vec<i64> = required(query, "productIds", rule)?
+                .split(',')
+                .map(|s| s.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .ok()
+                .filter(|l: &Vec<i64>| !l.is_empty() && l.len() <= 100)
+                .ok_or_else(|| ApiError::invalid("productIds", rule))?;
+            page.with_products(&ids, base)
+        }
+        PlacementKind::Category => {
+            let category = match (query.get("categoryId"), query.get("categoryPath")) {
+                (Some(_), None) => Some(int(query, "categoryId")?),
+                (None, Some(p)) if !p.trim().is_empty() => base.0.tree().find_path(p.trim()),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "categoryId",
+                        "exactly one of categoryId (an integer) and categoryPath (a non-empty path) is required",
+                    ))
+                }
+            };
+            page.with_category(category, base)
+        }
+        PlacementKind::Search => {
+            let q = required(query, "searchQuery", "is required: a non-empty phrase")?;
+            if q.chars().count() > 500 {
+                return Err(ApiError::invalid(
+                    "searchQuery",
+                    "must be at most 500 characters",
+                ));
+            }
+            page.with_query(q)
+        }
+        PlacementKind::Any => page,
+    })
+}
+
+async fn impressions(
+    State(state): State<AppState>,
+    Path((partner_id, kind, placement_id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> HttpResult<Response> {
+    let kind = PlacementKind::from_path_segment(&kind)
+        .ok_or_else(|| ApiError::not_found(format!("unknown placement kind '{kind}'")))?;
+    let now = now_ms();
+    let encoded: String = form_urlencoded::byte_serialize(partner_id.as_bytes()).collect();
+    let raw = format!("partnerId={encoded}&{}", raw.unwrap_or_default());
+    let query = Query::parse(Some(&raw));
+    let partner = authorize(&state, &query, Api::Sponsored, now)?;
+    let placement = state
+        .ads
+        .placement(&placement_id)
+        .filter(|p| p.partner == partner.rowid && p.kind == kind)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no {} placement '{placement_id}' for this partner",
+                kind.name()
+            ))
+        })?;
+    let session = SessionId::parse(query.get("sessionExternalId").unwrap_or(""))?;
+    let accept = query
+        .get("acceptContent")
+        .and_then(ContentType::parse_list)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "acceptContent",
+                "is required: a comma-separated list of 'string' and 'productIds'",
+            )
+        })?;
+    let base = state.catalogs.get(partner.rowid);
+    let products = BaseProducts(&base);
+    let page = page(kind, &query, &products)?;
+    let mut visitor = Visitor {
+        session: session.as_str().to_string(),
+        ..Default::default()
+    };
+    if state.ads.engine.needs_interests(partner.rowid) {
+        visitor.interests = interests(&state, partner.rowid, session.as_str(), &base, now);
+    }
+    let ask = Ask {
+        partner: partner.rowid,
+        placement: &placement,
+        accept: &accept,
+        page: &page,
+        visitor: &visitor,
+        now_ms: now,
+    };
+    let Some(decision) = state.ads.engine.decide(&ask, &products) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let content = match &decision.body {
+        ContentBody::String(s) => json!({"id": decision.content_id, "string": s}),
+        ContentBody::ProductIds(ids) => json!({"id": decision.content_id, "productIds": ids}),
+    };
+    let s = decision.served;
+    let body = json!({"id": s.impression_id, "content": content}).to_string();
+    state.ads.writer.send(propel_store::AdWrite::Served {
+        id: s.impression_id,
+        partner: s.partner,
+        campaign: s.campaign_id,
+        content: s.content_id,
+        placement: s.placement_id,
+        session: s.session,
+        served_ms: s.served_ms,
+    });
+    let mut response = json_response(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// OpenAPI entries of the shop side.
+pub fn openapi_paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
+    for kind in PlacementKind::ALL {
+        let mut params = vec![
+            json!({"name": "partnerId", "in": "path", "required": true, "schema": {"type": "string"}}),
+            json!({"name": "placementId", "in": "path", "required": true, "schema": {"type": "string"}}),
+            json!({"$ref": "#/components/parameters/apiKey"}),
+            json!({"name": "sessionExternalId", "in": "query", "required": true, "schema": {"type": "string"}}),
+            json!({"name": "acceptContent", "in": "query", "required": true, "description": "comma-separated: string, productIds", "schema": {"type": "string"}}),
+            json!({"name": "stockId", "in": "query", "required": false, "schema": {"type": "string"}}),
+        ];
+        let q = |name: &str, required: bool, ty: &str| json!({"name": name, "in": "query", "required": required, "schema": {"type": ty}});
+        match kind {
+            PlacementKind::Product => params.push(q("productId", true, "integer")),
+            PlacementKind::ProductGroup => params.push(q("productIds", true, "string")),
+            PlacementKind::Category => {
+                params.push(q("categoryId", false, "integer"));
+                params.push(q("categoryPath", false, "string"));
+            }
+            PlacementKind::Search => params.push(q("searchQuery", true, "string")),
+            PlacementKind::Any => {}
+        }
+        let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let mut responses = serde_json::Map::new();
+        responses.insert("200".into(), json!({"description": "an impression: {id, content: {id, string | productIds}}",
+            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "id": {"type": "string"}, "content": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "string": {"type": "string"}, "productIds": {"type": "array", "items": {"type": "integer"}}}}}}}}}));
+        responses.insert(
+            "204".into(),
+            json!({"description": "nothing to show for this request"}),
+        );
+        for (code, what) in [
+            ("400", "malformed"),
+            ("401", "authentication failed"),
+            ("403", "not allowed"),
+            ("404", "unknown placement, or of another kind or partner"),
+            ("429", "over the limit"),
+        ] {
+            let mut e = error.clone();
+            e["description"] = json!(what);
+            responses.insert(code.into(), e);
+        }
+        paths.insert(
+            format!("/v1/partners/{{partnerId}}/{}/{{placementId}}/impressions", kind.path_segment()),
+            json!({"get": {"tags": ["sponsored"], "summary": format!("sponsored content for a {} placement", kind.name()),
+                "security": [{"apiKey": []}], "parameters": params, "responses": responses}}),
+        );
+    }
+}
