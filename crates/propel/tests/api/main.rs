@@ -6,6 +6,7 @@ mod batch;
 mod catalog;
 mod cli;
 mod common;
+mod email;
 mod durability;
 mod ops;
 mod recommendations;
