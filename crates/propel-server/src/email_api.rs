@@ -120,12 +120,12 @@ async fn get_contact(
         Ok(Some((record, subscription, behaviour)))
     })
     .await?;
-    let Some((record, subscription, (kinds, revenue, orders))) = found else {
+    let Some((record, subscription, behaviour)) = found else {
         return Err(ApiError::not_found("no such contact").into());
     };
     let mut events = Map::new();
     let mut last = None::<i64>;
-    for (code, count, ts) in kinds {
+    for (code, count, ts) in behaviour.kinds {
         if let Some(kind) = EventKind::from_code(code) {
             events.insert(kind.name().to_string(), json!(count));
         }
@@ -148,8 +148,8 @@ async fn get_contact(
         "behaviour": {
             "events": events,
             "lastActivityAt": last.map(propel_model::timestamp::format_rfc3339_ms),
-            "orders": orders,
-            "revenue": revenue,
+            "orders": behaviour.orders,
+            "revenue": behaviour.revenue,
         },
     })))
 }

@@ -40,6 +40,17 @@ pub struct ReportRow {
     pub revenue: f64,
 }
 
+/// A contact's behaviour over all its sessions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Behaviour {
+    /// (event kind code, count, last timestamp)
+    pub kinds: Vec<(u8, i64, i64)>,
+    /// Sum of price x quantity of its order lines.
+    pub revenue: f64,
+    /// Distinct transactions.
+    pub orders: i64,
+}
+
 /// What erasing a contact touched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Erased {
@@ -519,14 +530,13 @@ impl Store {
         })
     }
 
-    /// The contact's behaviour over all its sessions: (kind code, count, last ts), and the
-    /// order revenue (sum of price x quantity of the `order_kind` events).
+    /// The contact's behaviour over all its sessions (`order_kind`: the code of `order`).
     pub fn contact_behaviour(
         &self,
         partner: i64,
         external_id: &str,
         order_kind: u8,
-    ) -> Result<(Vec<(u8, i64, i64)>, f64, i64)> {
+    ) -> Result<Behaviour> {
         let conn = self.reader()?;
         let sessions = "SELECT session FROM contact_sessions WHERE partner = ?1 AND contact = ?2";
         let mut stmt = conn.prepare(&format!(
@@ -546,7 +556,11 @@ impl Store {
             params![partner, external_id, order_kind],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok((kinds, revenue, orders))
+        Ok(Behaviour {
+            kinds,
+            revenue,
+            orders,
+        })
     }
 
     /// Emails per scenario and day: scheduled, sent, failed, clicked (distinct emails),

@@ -10,5 +10,6 @@ mod durability;
 mod email;
 mod ops;
 mod recommendations;
+mod sponsored;
 mod tls;
 mod tracking;
