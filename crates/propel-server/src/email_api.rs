@@ -188,3 +188,93 @@ async fn report(State(state): State<AppState>, Path(id): Path<String>) -> HttpRe
     let rows = blocking(move || store.email_report(rowid)).await?;
     Ok(ok(json!({"partnerId": partner.id.as_str(), "days": rows})))
 }
+
+/// The email side's entries of the OpenAPI description (admin routes, the subscriber
+/// upload, the unsubscribe page).
+pub fn openapi_paths(paths: &mut Map<String, Value>) {
+    let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let errors = |codes: &[u16]| -> Map<String, Value> {
+        codes
+            .iter()
+            .map(|c| {
+                (
+                    c.to_string(),
+                    json!({"description": "error", "content": error["content"].clone()}),
+                )
+            })
+            .collect()
+    };
+    let partner =
+        json!({"name": "partnerId", "in": "path", "required": true, "schema": {"type": "string"}});
+    let contact = json!({"name": "contactExternalId", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{1,50}$"}});
+    let kind = json!({"name": "scenario", "in": "path", "required": true, "schema": {"type": "string", "enum": ["welcome", "abandonedBasket"]}});
+    let op = |summary: &str, params: Vec<Value>, ok: Value, codes: &[u16]| {
+        let mut responses = errors(codes);
+        responses.insert(
+            "200".into(),
+            json!({"description": "done", "content": {"application/json": {"schema": ok}}}),
+        );
+        json!({"tags": ["email"], "summary": summary, "security": [{"operatorToken": []}], "parameters": params, "responses": responses})
+    };
+    let email = json!({"type": "object", "required": ["delaySeconds", "subject", "html"], "properties": {
+        "delaySeconds": {"type": "integer", "minimum": 0, "description": "counted from the start of the chain"},
+        "subject": {"type": "string", "description": "Liquid template"},
+        "html": {"type": "string", "description": "Liquid template; variables: contact (email, contactExternalId, customData), recommendations.popular, recommendations.personal, recommendations.related, basket (products: id, name, url, pictureUrl, price, oldPrice), unsubscribeUrl"}}});
+    let scenario = json!({"type": "object", "required": ["from", "emails"], "properties": {
+        "from": {"type": "string", "example": "Shop <shop@example.com>"},
+        "emails": {"type": "array", "minItems": 1, "maxItems": 20, "items": email}}});
+    let mut put_scenario = op(
+        "configure a scenario (welcome: started by welcomeSequence; abandonedBasket: a basket without order); 400 when a template does not parse",
+        vec![partner.clone(), kind.clone()],
+        scenario.clone(),
+        &[400, 401, 404],
+    );
+    put_scenario["requestBody"] =
+        json!({"required": true, "content": {"application/json": {"schema": scenario}}});
+    paths.insert(
+        "/admin/partners/{partnerId}/scenarios/{scenario}".into(),
+        json!({"put": put_scenario, "get": op("a configured scenario", vec![partner.clone(), kind], json!({"type": "object"}), &[401, 404])}),
+    );
+    let contact_doc = json!({"type": "object", "properties": {
+        "contactExternalId": {"type": "string"}, "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "customData": {"type": "object"}, "sessions": {"type": "array", "items": {"type": "string"}},
+        "subscription": {"type": ["object", "null"], "properties": {"inBase": {"type": "boolean"}, "subscribed": {"type": "boolean"}, "attributes": {"type": "object"}}},
+        "behaviour": {"type": "object", "properties": {"events": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "lastActivityAt": {"type": ["string", "null"], "format": "date-time"}, "orders": {"type": "integer"}, "revenue": {"type": "number"}}}}});
+    paths.insert(
+        "/admin/partners/{partnerId}/contacts/{contactExternalId}".into(),
+        json!({
+            "get": op("one contact: channels, custom data, sessions, subscription, behaviour", vec![partner.clone(), contact.clone()], contact_doc, &[400, 401, 404]),
+            "delete": op("erase a contact (right to be forgotten): email, phone, custom data gone, sessions unlinked, never emailed again",
+                vec![partner.clone(), contact], json!({"type": "object", "properties": {"contactExternalId": {"type": "string"}, "erased": {"type": "boolean"}, "sessionsUnlinked": {"type": "integer"}}}), &[400, 401, 404]),
+        }),
+    );
+    let day = json!({"type": "object", "properties": {"scenario": {"type": "string"}, "day": {"type": "string", "format": "date"},
+        "scheduled": {"type": "integer"}, "sent": {"type": "integer"}, "failed": {"type": "integer"}, "clicked": {"type": "integer"},
+        "unsubscribed": {"type": "integer"}, "attributedOrders": {"type": "integer"}, "revenue": {"type": "number"}}});
+    paths.insert(
+        "/admin/partners/{partnerId}/email/report".into(),
+        json!({"get": op("emails per scenario and day (UTC)", vec![partner.clone()], json!({"type": "object", "properties": {"partnerId": {"type": "string"}, "days": {"type": "array", "items": day}}}), &[401, 404])}),
+    );
+    let mut upload_responses = errors(&[400, 401, 403, 413, 429]);
+    upload_responses.insert("200".into(), json!({"description": "applied", "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "rows": {"type": "integer"}, "subscribed": {"type": "integer"}, "unsubscribed": {"type": "integer"}}}}}}));
+    paths.insert(
+        "/api/2.0/partner/{partnerId}/subscribers".into(),
+        json!({"post": {"tags": ["email"], "summary": "load subscribers from CSV (UTF-8; columns Email, IsSubscribed, others custom attributes; at most 4 MB and 100,000 lines); 400 names the first bad line (`line`) and nothing is applied",
+            "security": [{"apiKey": []}],
+            "parameters": [partner, {"name": "apikey", "in": "query", "required": true, "schema": {"type": "string"}}],
+            "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+            "responses": upload_responses}}),
+    );
+    let token =
+        json!({"name": "token", "in": "path", "required": true, "schema": {"type": "string"}});
+    let page = json!({"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}});
+    paths.insert(
+        "/unsubscribe/{token}".into(),
+        json!({
+            "get": {"tags": ["email"], "summary": "the unsubscribe page of an email (changes nothing)", "parameters": [token.clone()], "responses": {"200": page.clone(), "404": error.clone()}},
+            "post": {"tags": ["email"], "summary": "unsubscribe (the page's button and RFC 8058 one-click)", "parameters": [token], "responses": {"200": page, "404": error}},
+        }),
+    );
+}

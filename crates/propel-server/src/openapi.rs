@@ -218,6 +218,7 @@ pub fn document() -> Value {
     admin_paths(&mut paths);
     crate::admin_feed::openapi_paths(&mut paths);
     crate::catalog_api::openapi_paths(&mut paths);
+    crate::email_api::openapi_paths(&mut paths);
     crate::sponsored::openapi_paths(&mut paths);
     crate::admin_ads::openapi_paths(&mut paths);
     for name in crate::recommendations::resource_names() {
