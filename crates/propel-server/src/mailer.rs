@@ -55,6 +55,15 @@ impl EmailState {
         }
     }
 
+    /// Whether the partner has any scenario (else no email of it exists to attribute to).
+    pub fn any_scenario(&self, partner: i64) -> bool {
+        self.scenarios.read().is_ok_and(|m| {
+            ScenarioKind::ALL
+                .iter()
+                .any(|k| m.contains_key(&(partner, *k)))
+        })
+    }
+
     pub fn scenario(&self, partner: i64, kind: ScenarioKind) -> Option<Arc<Scenario>> {
         self.scenarios.read().ok()?.get(&(partner, kind)).cloned()
     }
@@ -98,7 +107,7 @@ fn is_email_event(kind: EventKind) -> bool {
 /// an order, records email clicks and attributes orders. Failures are logged: the events
 /// themselves are stored.
 pub async fn after_commit(state: &AppState, partner: i64, events: &Arc<Vec<ValidatedEvent>>) {
-    if !events.iter().any(|e| is_email_event(e.kind)) {
+    if !state.email.any_scenario(partner) || !events.iter().any(|e| is_email_event(e.kind)) {
         return;
     }
     let (state2, events) = (state.clone(), events.clone());
@@ -163,8 +172,14 @@ fn apply_events(
                 }
             }
             EventKind::Order => {
-                let contact = store.contact_of_session(partner, &e.session)?.map(|c| c.0);
-                store.cancel_basket_chain(partner, contact.as_deref(), &e.session)?;
+                if state
+                    .email
+                    .scenario(partner, ScenarioKind::AbandonedBasket)
+                    .is_some()
+                {
+                    let contact = store.contact_of_session(partner, &e.session)?.map(|c| c.0);
+                    store.cancel_basket_chain(partner, contact.as_deref(), &e.session)?;
+                }
                 let price = e.body.get("price").and_then(Value::as_f64).unwrap_or(0.0);
                 let quantity = e
                     .body
@@ -329,7 +344,11 @@ async fn deliver(state: &AppState, relay: &SmtpRelay, row: OutboxRow) {
         }
         Prepared::Wait(until) => finish(state, row.id, "scheduled", Some(until), None, true).await,
         Prepared::Fail(why) => {
-            tracing::warn!(outbox = row.id, error = %why, "email not sendable");
+            // The reason is kept with the row; it may quote the address, so it is not logged.
+            tracing::warn!(
+                outbox = row.id,
+                "email not sendable (template, sender or address)"
+            );
             finish(state, row.id, "failed", None, Some(why), false).await
         }
         Prepared::Send(message) => match relay.send(*message).await {

@@ -501,7 +501,7 @@ impl Store {
                     params![partner, email],
                 )?;
                 tx.execute(
-                    "UPDATE email_outbox SET email = NULL, state = CASE WHEN state = 'scheduled' THEN 'cancelled' ELSE state END,
+                    "UPDATE email_outbox SET email = NULL, last_error = NULL, state = CASE WHEN state = 'scheduled' THEN 'cancelled' ELSE state END,
                        updated_ms = ?3 WHERE partner = ?1 AND email = ?2",
                     params![partner, email, now],
                 )?;
