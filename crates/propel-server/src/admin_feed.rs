@@ -7,6 +7,7 @@
 //!   `DELETE` of the same path: a feed the server fetches on schedule ([`run_background`]), with
 //!   conditional GET and gzip; a failed fetch or import keeps the last good base.
 
+use crate::admin::{blocking, known_partner};
 use crate::body::read_json;
 use crate::catalog_state::{ChannelReader, ImportError, ImportReport};
 use crate::error::{json_response, HttpError, HttpResult};
@@ -19,8 +20,8 @@ use axum::routing::{post, put};
 use axum::Router;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use propel_model::{ApiError, ErrorCode, PartnerId};
-use propel_store::{FeedSource, PartnerRecord};
+use propel_model::{ApiError, ErrorCode};
+use propel_store::FeedSource;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,22 +34,6 @@ pub fn routes() -> Router<AppState> {
             "/partners/{partner}/feed-url",
             put(set_feed_url).get(get_feed_url).delete(delete_feed_url),
         )
-}
-
-fn known_partner(state: &AppState, id: &str) -> HttpResult<Arc<PartnerRecord>> {
-    PartnerId::parse(id)
-        .ok()
-        .and_then(|id| state.partners.get(id.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("no partner {id}")).into())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, propel_store::StoreError> + Send + 'static,
-) -> HttpResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| HttpError::from(ApiError::internal()))?
-        .map_err(HttpError::from)
 }
 
 /// Why a streamed import did not happen.

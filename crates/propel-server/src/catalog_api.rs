@@ -7,6 +7,7 @@
 //! - `DELETE /catalog/1.0/products/{productId}`;
 //! - `GET /catalog/1.0/products/{productId}[?stockId=S]`: the product as recommendations see it.
 
+use crate::admin::blocking;
 use crate::auth::authorize;
 use crate::body::read_json;
 use crate::error::{json_response, HttpError, HttpResult};
@@ -177,15 +178,6 @@ async fn get_product(
         "firstSeenAt": base.first_seen_ms(id).map(propel_model::timestamp::format_rfc3339_ms),
     });
     Ok(json_response(StatusCode::OK, body.to_string()))
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, propel_store::StoreError> + Send + 'static,
-) -> HttpResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| HttpError::from(ApiError::internal()))?
-        .map_err(HttpError::from)
 }
 
 fn path_id(raw: &str) -> Result<i64, ApiError> {

@@ -30,10 +30,15 @@ pub enum WriteError {
 /// Told the size of every committed group, for metrics.
 pub type CommitObserver = Box<dyn Fn(usize) + Send>;
 
+type Reply = oneshot::Sender<Result<(), WriteError>>;
+/// The answers of one group, handed to a task on the async runtime in one message: the
+/// writer thread then wakes the runtime once per group instead of once per request.
+type Answers = Vec<(Reply, Result<(), WriteError>)>;
+
 struct Job {
     partner: i64,
     events: Arc<Vec<ValidatedEvent>>,
-    reply: oneshot::Sender<Result<(), WriteError>>,
+    reply: Reply,
 }
 
 enum Message {
@@ -55,9 +60,20 @@ impl EventWriter {
         window: Duration,
     ) -> crate::Result<EventWriter> {
         let (tx, rx) = mpsc::channel(QUEUE_JOBS);
+        let responder = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (answers, mut pending) = mpsc::unbounded_channel::<Answers>();
+            runtime.spawn(async move {
+                while let Some(group) = pending.recv().await {
+                    for (reply, result) in group {
+                        let _ = reply.send(result);
+                    }
+                }
+            });
+            answers
+        });
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || run(conn, rx, observer, window))?;
+            .spawn(move || run(conn, rx, observer, window, responder))?;
         Ok(EventWriter {
             queue: tx,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
@@ -80,23 +96,6 @@ impl EventWriter {
             .await
             .map_err(|_| WriteError::Stopped)?;
         done.await.map_err(|_| WriteError::Stopped)?
-    }
-
-    /// Blocking variant, for the command line.
-    pub fn write_blocking(
-        &self,
-        partner: i64,
-        events: Arc<Vec<ValidatedEvent>>,
-    ) -> Result<(), WriteError> {
-        let (reply, done) = oneshot::channel();
-        self.queue
-            .blocking_send(Message::Write(Job {
-                partner,
-                events,
-                reply,
-            }))
-            .map_err(|_| WriteError::Stopped)?;
-        done.blocking_recv().map_err(|_| WriteError::Stopped)?
     }
 
     /// Commits everything queued before this call, then stops the thread.
@@ -122,6 +121,7 @@ fn run(
     mut rx: mpsc::Receiver<Message>,
     observer: Option<CommitObserver>,
     window: Duration,
+    responder: Option<mpsc::UnboundedSender<Answers>>,
 ) {
     let mut stop_reply = None;
     let mut last_commit = Instant::now() - BUSY_GAP;
@@ -141,7 +141,7 @@ fn run(
             stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
         if !jobs.is_empty() {
-            commit_group(&mut conn, jobs, &observer);
+            commit_group(&mut conn, jobs, &observer, &responder);
             last_commit = Instant::now();
         }
     }
@@ -154,7 +154,7 @@ fn run(
         }
     }
     if !late.is_empty() {
-        commit_group(&mut conn, late, &observer);
+        commit_group(&mut conn, late, &observer, &responder);
     }
     if let Some(reply) = stop_reply {
         let _ = reply.send(());
@@ -184,7 +184,12 @@ fn gather(
     None
 }
 
-fn commit_group(conn: &mut Connection, jobs: Vec<Job>, observer: &Option<CommitObserver>) {
+fn commit_group(
+    conn: &mut Connection,
+    jobs: Vec<Job>,
+    observer: &Option<CommitObserver>,
+    responder: &Option<mpsc::UnboundedSender<Answers>>,
+) {
     // Jobs were validated before they were queued, so the whole group nearly always
     // commits at once. When it does not, each job is retried alone so that one bad
     // job cannot fail the others.
@@ -207,11 +212,23 @@ fn commit_group(conn: &mut Connection, jobs: Vec<Job>, observer: &Option<CommitO
             observe(stored);
         }
     }
-    for (job, result) in jobs.into_iter().zip(results) {
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "event write failed");
-        }
-        let _ = job.reply.send(result);
+    let answers: Answers = jobs
+        .into_iter()
+        .zip(results)
+        .map(|(job, result)| {
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "event write failed");
+            }
+            (job.reply, result)
+        })
+        .collect();
+    let undelivered = match responder {
+        Some(r) => r.send(answers).err().map(|e| e.0),
+        None => Some(answers),
+    };
+    // Without a runtime (or after it stopped), answer from this thread.
+    for (reply, result) in undelivered.unwrap_or_default() {
+        let _ = reply.send(result);
     }
 }
 
