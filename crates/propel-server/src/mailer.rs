@@ -26,6 +26,8 @@ const ATTRIBUTION_WINDOW_MS: i64 = 24 * 3_600_000;
 /// Products per recommendation list in an email.
 const PRODUCTS_PER_LIST: usize = 6;
 const CLAIM_BATCH: usize = 50;
+/// `setContact` looks this far back for basket additions of the session made before it.
+const BASKET_LOOKBACK_MS: i64 = 24 * 3_600_000;
 
 /// The email side's live state, one per server.
 #[derive(Default)]
@@ -100,6 +102,7 @@ fn is_email_event(kind: EventKind) -> bool {
             | EventKind::AddToBasket
             | EventKind::Order
             | EventKind::EmailClick
+            | EventKind::SetContact
     )
 }
 
@@ -169,6 +172,31 @@ fn apply_events(
                             &dues(&scenario, now),
                         )?;
                     }
+                }
+            }
+            EventKind::SetContact => {
+                // A basket filled before the visitor became known starts the chain now.
+                let (Some(contact), Some(email), Some(scenario)) = (
+                    e.str_field("contactExternalId"),
+                    e.str_field("email"),
+                    state.email.scenario(partner, ScenarioKind::AbandonedBasket),
+                ) else {
+                    continue;
+                };
+                if !state.is_subscribed(partner, email) {
+                    continue;
+                }
+                let kinds = (EventKind::AddToBasket.code(), EventKind::Order.code());
+                let since = now - BASKET_LOOKBACK_MS;
+                for product in store.session_basket(partner, &e.session, contact, since, kinds)? {
+                    scheduled |= store.basket_added(
+                        partner,
+                        contact,
+                        email,
+                        &e.session,
+                        product,
+                        &dues(&scenario, now),
+                    )?;
                 }
             }
             EventKind::Order => {

@@ -206,6 +206,37 @@ impl Store {
         })
     }
 
+    /// Products put into the session's basket since `since_ms`, after its last order and
+    /// after the contact's last abandoned-basket chain began (the kinds are the codes of
+    /// `addToBasket` and `order`), oldest first.
+    pub fn session_basket(
+        &self,
+        partner: i64,
+        session: &str,
+        contact: &str,
+        since_ms: i64,
+        kinds: (u8, u8),
+    ) -> Result<Vec<i64>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT json_extract(body, '$.productId') FROM events
+                 WHERE partner = ?1 AND session = ?2 AND kind = ?3
+                   AND ts_ms >= MAX(?5, COALESCE((SELECT MAX(created_ms) FROM email_outbox
+                     WHERE partner = ?1 AND scenario = 'abandonedBasket' AND contact = ?6), 0))
+                   AND seq > COALESCE((SELECT MAX(seq) FROM events WHERE partner = ?1 AND session = ?2 AND kind = ?4), 0)
+                 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![partner, session, kinds.0, kinds.1, since_ms, contact], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?;
+            Ok(rows
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect())
+        })
+    }
+
     /// An order stops the pending abandoned-basket chain of the contact (or the session).
     pub fn cancel_basket_chain(
         &self,

@@ -461,7 +461,7 @@ async fn abandoned_basket_carries_the_basket_stops_on_order_and_never_reaches_an
         &client,
         &server,
         &p,
-        b"Email,IsSubscribed\na@x.io,1\nb@x.io,1\nc@x.io,1\n".to_vec(),
+        b"Email,IsSubscribed\na@x.io,1\nb@x.io,1\nc@x.io,1\nd@x.io,1\n".to_vec(),
     )
     .await;
     let (status, body) = scenario(&client, &server, &p, "abandonedBasket", json!({"from": "Shop <shop@example.com>", "emails": [{"delaySeconds": 1, "subject": "Your basket",
@@ -478,6 +478,23 @@ async fn abandoned_basket_carries_the_basket_stops_on_order_and_never_reaches_an
         )
         .await;
     }
+    // d fills the basket before logging in: the chain starts with setContact.
+    ok(
+        &client,
+        &server,
+        &p,
+        "addToBasket",
+        json!({"sessionExternalId": "d-s", "productId": 4}),
+    )
+    .await;
+    ok(
+        &client,
+        &server,
+        &p,
+        "setContact",
+        json!({"sessionExternalId": "d-s", "contactExternalId": "d", "email": "d@x.io"}),
+    )
+    .await;
     ok(
         &client,
         &server,
@@ -498,21 +515,35 @@ async fn abandoned_basket_carries_the_basket_stops_on_order_and_never_reaches_an
     assert_eq!(status, StatusCode::OK, "{erased}");
     assert_eq!(erased["sessionsUnlinked"], 1);
 
-    let messages = sink.wait_for(1, Duration::from_secs(10)).await;
+    let messages = sink.wait_for(2, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let messages = if sink.messages().len() > messages.len() {
         sink.messages()
     } else {
         messages
     };
-    assert_eq!(messages.len(), 1, "only a@ gets the chain: {messages:#?}");
-    assert_eq!(messages[0]["to"], json!(["a@x.io"]));
-    let html = messages[0]["html"].as_str().unwrap();
+    assert_eq!(
+        messages.len(),
+        2,
+        "a@ and d@ get the chain, b@ ordered, c@ was erased: {messages:#?}"
+    );
+    let to = |who: &str| {
+        messages
+            .iter()
+            .find(|m| m["to"] == json!([who]))
+            .unwrap_or_else(|| panic!("no email to {who}: {messages:#?}"))
+    };
+    let html = to("a@x.io")["html"].as_str().unwrap();
     assert!(
         html.contains("Product 2 29.5") && html.contains("Product 3 39.5"),
         "{html}"
     );
     assert_eq!(tracking_ids(html).len(), 2);
+    let html = to("d@x.io")["html"].as_str().unwrap();
+    assert!(
+        html.contains("Product 4 49.5") && !html.contains("Product 2"),
+        "{html}"
+    );
 
     // Erased: gone from contacts, from the subscriber base, from stored events.
     let (status, _) = admin(
