@@ -25,6 +25,10 @@ pub fn routes() -> Router<AppState> {
             "/partners/{partner}/contacts/{contact}",
             get(get_contact).delete(erase_contact),
         )
+        .route(
+            "/partners/{partner}/contacts/{contact}/export",
+            get(export_contact),
+        )
         .route("/partners/{partner}/email/report", get(report))
 }
 
@@ -154,6 +158,55 @@ async fn get_contact(
     })))
 }
 
+/// Privacy export: everything stored about one contact, as one JSON document.
+async fn export_contact(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+) -> HttpResult<Response> {
+    let partner = partner(&state, &id)?;
+    let contact = contact_id(&contact)?;
+    let (store, rowid) = (state.store.clone(), partner.rowid);
+    let found = blocking(move || {
+        let Some(record) = store.contact(rowid, &contact)? else {
+            return Ok(None);
+        };
+        let mut events = Vec::new();
+        for session in &record.sessions {
+            store.export_events(rowid, Some(session), |e| {
+                let body = serde_json::from_str::<Value>(&e.body).unwrap_or(Value::Null);
+                events.push(json!({"kind": e.kind.name(), "event": body}));
+                true
+            })?;
+        }
+        let subscriber = match &record.email {
+            Some(email) => store
+                .subscription(rowid, email)?
+                .map(|s| (s, store.subscriber_attributes(rowid, email))),
+            None => None,
+        };
+        let subscriber = match subscriber {
+            Some((subscribed, attributes)) => Some((subscribed, attributes?)),
+            None => None,
+        };
+        let emails = store.contact_emails(rowid, &contact, record.email.as_deref())?;
+        Ok(Some((record, events, subscriber, emails)))
+    })
+    .await?;
+    let Some((record, events, subscriber, emails)) = found else {
+        return Err(ApiError::not_found("no such contact").into());
+    };
+    let subscriber = subscriber.map(|(subscribed, attributes)| {
+        json!({"subscribed": subscribed,
+               "attributes": attributes.and_then(|a| serde_json::from_str::<Value>(&a).ok()).unwrap_or(json!({}))})
+    });
+    Ok(ok(json!({
+        "contact": record,
+        "subscriber": subscriber,
+        "events": events,
+        "emails": emails,
+    })))
+}
+
 async fn erase_contact(
     State(state): State<AppState>,
     Path((id, contact)): Path<(String, String)>,
@@ -246,8 +299,14 @@ pub fn openapi_paths(paths: &mut Map<String, Value>) {
         json!({
             "get": op("one contact: channels, custom data, sessions, subscription, behaviour", vec![partner.clone(), contact.clone()], contact_doc, &[400, 401, 404]),
             "delete": op("erase a contact (right to be forgotten): email, phone, custom data gone, sessions unlinked, never emailed again",
-                vec![partner.clone(), contact], json!({"type": "object", "properties": {"contactExternalId": {"type": "string"}, "erased": {"type": "boolean"}, "sessionsUnlinked": {"type": "integer"}}}), &[400, 401, 404]),
+                vec![partner.clone(), contact.clone()], json!({"type": "object", "properties": {"contactExternalId": {"type": "string"}, "erased": {"type": "boolean"}, "sessionsUnlinked": {"type": "integer"}}}), &[400, 401, 404]),
         }),
+    );
+    paths.insert(
+        "/admin/partners/{partnerId}/contacts/{contactExternalId}/export".into(),
+        json!({"get": op("privacy export: the contact, its subscriber entry, every event of its sessions, every email scheduled for it",
+            vec![partner.clone(), contact.clone()], json!({"type": "object", "properties": {"contact": {"type": "object"}, "subscriber": {"type": ["object", "null"]},
+                "events": {"type": "array", "items": {"type": "object"}}, "emails": {"type": "array", "items": {"type": "object"}}}}), &[400, 401, 404])}),
     );
     let day = json!({"type": "object", "properties": {"scenario": {"type": "string"}, "day": {"type": "string", "format": "date"},
         "scheduled": {"type": "integer"}, "sent": {"type": "integer"}, "failed": {"type": "integer"}, "clicked": {"type": "integer"},

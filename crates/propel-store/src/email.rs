@@ -51,6 +51,18 @@ pub struct Behaviour {
     pub orders: i64,
 }
 
+/// One email of a contact, for the privacy export.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactEmail {
+    pub scenario: String,
+    pub step: usize,
+    pub state: String,
+    pub created_ms: i64,
+    pub sent_ms: Option<i64>,
+    pub mail_tracking_id: String,
+}
+
 /// What erasing a contact touched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Erased {
@@ -546,6 +558,32 @@ impl Store {
                 email,
                 sessions_unlinked,
             }))
+        })
+    }
+
+    /// Every email scheduled for the contact or its address, oldest first.
+    pub fn contact_emails(
+        &self,
+        partner: i64,
+        contact: &str,
+        email: Option<&str>,
+    ) -> Result<Vec<ContactEmail>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT scenario, step, state, created_ms, sent_ms, tracking_id FROM email_outbox
+                 WHERE partner = ?1 AND (contact = ?2 OR email = ?3) ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![partner, contact, email], |r| {
+                Ok(ContactEmail {
+                    scenario: r.get(0)?,
+                    step: r.get::<_, i64>(1)? as usize,
+                    state: r.get(2)?,
+                    created_ms: r.get(3)?,
+                    sent_ms: r.get(4)?,
+                    mail_tracking_id: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 

@@ -9,7 +9,7 @@ pub use ads::{AdImpressionRow, AdReportRow, AdTotals, AdWrite, AdWriter};
 mod contacts;
 pub use contacts::ContactRecord;
 mod email;
-pub use email::{Behaviour, Erased, OutboxRow, ReportRow};
+pub use email::{Behaviour, ContactEmail, Erased, OutboxRow, ReportRow};
 mod export;
 mod partners;
 mod products;

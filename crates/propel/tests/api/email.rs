@@ -395,6 +395,26 @@ async fn welcome_chain_is_sent_rendered_tracked_attributed_and_stops_on_unsubscr
     );
     assert_eq!(contact["behaviour"]["events"]["view"], 1, "{contact}");
     assert_eq!(contact["behaviour"]["events"]["welcomeSequence"], 1);
+
+    let (status, export) = admin(
+        &client,
+        &server,
+        Method::GET,
+        &format!("/admin/partners/{}/contacts/ann1/export", p.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(export["contact"]["email"], "ann@x.io");
+    assert_eq!(export["subscriber"]["subscribed"], false);
+    assert_eq!(export["events"].as_array().unwrap().len(), 3, "{export}");
+    let states: Vec<_> = export["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "cancelled"]);
 }
 
 #[tokio::test]
