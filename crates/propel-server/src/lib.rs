@@ -3,8 +3,9 @@
 
 pub mod admin;
 mod admin_ads;
-pub mod ads_state;
 pub mod admin_feed;
+mod admin_rules;
+pub mod ads_state;
 pub mod auth;
 mod body;
 mod catalog_api;
@@ -20,14 +21,13 @@ mod ops;
 mod query;
 pub mod ratelimit;
 mod recommendations;
-mod sponsored;
-mod subscribers_csv;
-mod admin_rules;
-pub mod recs_rules;
 pub mod recs_catalog;
+pub mod recs_rules;
 pub mod recs_state;
 pub mod serve;
+mod sponsored;
 pub mod state;
+mod subscribers_csv;
 mod tracking;
 mod unsubscribe;
 

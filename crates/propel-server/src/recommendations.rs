@@ -235,7 +235,11 @@ async fn recommendations(
     let models = recs.models();
     let catalog = recs.catalog(base.clone());
     // Operator rules apply to the two resources that use them.
-    let rules = matches!(algorithm, Algorithm::RelatedWithRules | Algorithm::Accessories).then(|| recs.rules().resolve(base.tree()));
+    let rules = matches!(
+        algorithm,
+        Algorithm::RelatedWithRules | Algorithm::Accessories
+    )
+    .then(|| recs.rules().resolve(base.tree()));
     let no_categories_found = needs == Needs::CategoryPaths && categories.is_empty();
     let ids = if no_categories_found {
         Vec::new()

@@ -50,8 +50,15 @@ const MAX_RULES: usize = 1000;
 fn check_ref(r: &CategoryRef, field: &str) -> Result<(), ApiError> {
     match r {
         CategoryRef::Id(id) if *id >= 0 => Ok(()),
-        CategoryRef::Path(p) if !p.trim().is_empty() && p.split('/').all(|l| !l.trim().is_empty()) => Ok(()),
-        _ => Err(ApiError::invalid(field, "must be a category id (non-negative integer) or a category path ('A/B/C')")),
+        CategoryRef::Path(p)
+            if !p.trim().is_empty() && p.split('/').all(|l| !l.trim().is_empty()) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            "must be a category id (non-negative integer) or a category path ('A/B/C')",
+        )),
     }
 }
 
@@ -59,15 +66,27 @@ impl RecommendationRules {
     /// Parses and checks an operator's body; nothing is applied when it fails.
     pub fn parse(body: &serde_json::Value) -> Result<RecommendationRules, ApiError> {
         let rules: RecommendationRules = serde_json::from_value(body.clone()).map_err(|e| {
-            ApiError::invalid("body", format!("must be {{relatedWithRules, promotedCategories, accessories}}: {e}"))
+            ApiError::invalid(
+                "body",
+                format!("must be {{relatedWithRules, promotedCategories, accessories}}: {e}"),
+            )
         })?;
-        if rules.related_with_rules.len() > MAX_RULES || rules.accessories.len() > MAX_RULES || rules.promoted_categories.len() > MAX_RULES {
-            return Err(ApiError::invalid("body", format!("at most {MAX_RULES} rules of each kind")));
+        if rules.related_with_rules.len() > MAX_RULES
+            || rules.accessories.len() > MAX_RULES
+            || rules.promoted_categories.len() > MAX_RULES
+        {
+            return Err(ApiError::invalid(
+                "body",
+                format!("at most {MAX_RULES} rules of each kind"),
+            ));
         }
         for (i, r) in rules.related_with_rules.iter().enumerate() {
             check_ref(&r.category, &format!("relatedWithRules[{i}].category"))?;
             if r.recommend_from.is_empty() {
-                return Err(ApiError::invalid(format!("relatedWithRules[{i}].recommendFrom"), "must name at least one category"));
+                return Err(ApiError::invalid(
+                    format!("relatedWithRules[{i}].recommendFrom"),
+                    "must name at least one category",
+                ));
             }
             for c in &r.recommend_from {
                 check_ref(c, &format!("relatedWithRules[{i}].recommendFrom"))?;
@@ -79,7 +98,10 @@ impl RecommendationRules {
         for (i, r) in rules.accessories.iter().enumerate() {
             check_ref(&r.category, &format!("accessories[{i}].category"))?;
             if r.accessory_categories.is_empty() {
-                return Err(ApiError::invalid(format!("accessories[{i}].accessoryCategories"), "must name at least one category"));
+                return Err(ApiError::invalid(
+                    format!("accessories[{i}].accessoryCategories"),
+                    "must name at least one category",
+                ));
             }
             for c in &r.accessory_categories {
                 check_ref(c, &format!("accessories[{i}].accessoryCategories"))?;
@@ -98,15 +120,25 @@ impl RecommendationRules {
             let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
             for (from, to) in pairs {
                 if let Some(from) = id(from) {
-                    out.entry(from).or_default().extend(to.iter().filter_map(id));
+                    out.entry(from)
+                        .or_default()
+                        .extend(to.iter().filter_map(id));
                 }
             }
             out
         };
         Rules {
-            targets: map(self.related_with_rules.iter().map(|r| (&r.category, &r.recommend_from)).collect()),
+            targets: map(self
+                .related_with_rules
+                .iter()
+                .map(|r| (&r.category, &r.recommend_from))
+                .collect()),
             promoted: self.promoted_categories.iter().filter_map(id).collect(),
-            accessories: map(self.accessories.iter().map(|r| (&r.category, &r.accessory_categories)).collect()),
+            accessories: map(self
+                .accessories
+                .iter()
+                .map(|r| (&r.category, &r.accessory_categories))
+                .collect()),
         }
     }
 }
@@ -129,9 +161,18 @@ mod tests {
         assert_eq!(resolved.targets[&10].len(), 2);
         assert_eq!(resolved.promoted, vec![30]);
         assert_eq!(resolved.accessories.len(), 1);
-        let err = RecommendationRules::parse(&json!({"relatedWithRules": [{"category": 1, "recommendFrom": []}]})).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("relatedWithRules[0].recommendFrom"));
-        let err = RecommendationRules::parse(&json!({"accessories": [{"category": "a//b", "accessoryCategories": [1]}]})).unwrap_err();
+        let err = RecommendationRules::parse(
+            &json!({"relatedWithRules": [{"category": 1, "recommendFrom": []}]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("relatedWithRules[0].recommendFrom")
+        );
+        let err = RecommendationRules::parse(
+            &json!({"accessories": [{"category": "a//b", "accessoryCategories": [1]}]}),
+        )
+        .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("accessories[0].category"));
         assert!(RecommendationRules::parse(&json!({"promotedCategories": "x"})).is_err());
     }

@@ -293,7 +293,10 @@ impl RecsRegistry {
         let mut n = 0;
         for &partner in partners {
             let recs = self.partner(partner);
-            if let Some(rules) = store.recommendation_rules(partner)?.and_then(|j| serde_json::from_str(&j).ok()) {
+            if let Some(rules) = store
+                .recommendation_rules(partner)?
+                .and_then(|j| serde_json::from_str(&j).ok())
+            {
                 recs.set_rules(rules);
             }
             store.export_events(partner, None, |e| {

@@ -94,7 +94,10 @@ async fn store(
             .recs
             .apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
     }
-    state.ads.count(partner, &events, crate::tracking::now_ms()).await;
+    state
+        .ads
+        .count(partner, &events, crate::tracking::now_ms())
+        .await;
     crate::mailer::after_commit(state, partner, &events).await;
     Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
 }

@@ -18,7 +18,11 @@ impl Store {
     pub fn recommendation_rules(&self, partner: i64) -> Result<Option<String>> {
         self.with_conn(|conn| {
             Ok(conn
-                .query_row("SELECT rules FROM partner_recommendation_rules WHERE partner = ?1", [partner], |r| r.get(0))
+                .query_row(
+                    "SELECT rules FROM partner_recommendation_rules WHERE partner = ?1",
+                    [partner],
+                    |r| r.get(0),
+                )
                 .optional()?)
         })
     }
