@@ -177,6 +177,17 @@ fn admin_paths(paths: &mut Map<String, Value>) {
                 (verb, op)
             }],
         ),
+        ("/admin/partners/{partnerId}/recommendation-rules", {
+            let cat = json!({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "description": "category path, levels joined by '/'"}]});
+            let rules = json!({"type": "object", "properties": {
+                    "relatedWithRules": {"type": "array", "items": {"type": "object", "required": ["category", "recommendFrom"], "properties": {"category": cat, "recommendFrom": {"type": "array", "minItems": 1, "items": cat}}}},
+                    "promotedCategories": {"type": "array", "items": cat},
+                    "accessories": {"type": "array", "items": {"type": "object", "required": ["category", "accessoryCategories"], "properties": {"category": cat, "accessoryCategories": {"type": "array", "minItems": 1, "items": cat}}}}}});
+            vec![
+                    admin_operation("put", "set the partner's relatedWithRules rules, promoted categories and accessory categories", Some(rules.clone()), 200, rules.clone()),
+                    admin_operation("get", "the partner's recommendation rules", None, 200, rules),
+                ]
+        }),
     ];
     for (path, ops) in entries {
         let mut item = Map::new();
