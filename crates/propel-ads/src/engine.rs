@@ -6,6 +6,7 @@
 
 use crate::budget::{Counters, EventKind, Totals};
 use crate::campaign::{Campaign, ContentBody};
+use crate::index::PartnerIndex;
 use crate::placement::{ContentType, Placement};
 use crate::targeting::{Page, Products, Visitor};
 use crate::{pacing, Nanos, DAY_MS};
@@ -26,6 +27,10 @@ pub struct Live {
 }
 
 impl Live {
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::Acquire)
     }
@@ -89,12 +94,6 @@ pub struct Charge {
     pub kind: EventKind,
     pub price: Nanos,
     pub at_ms: i64,
-}
-
-#[derive(Default)]
-struct PartnerIndex {
-    campaigns: Vec<Arc<Live>>,
-    needs_interests: bool,
 }
 
 type CapKey = (u32, String);
@@ -167,9 +166,7 @@ impl Engine {
         all.sort_by(|a, b| a.campaign.id.cmp(&b.campaign.id));
         for live in all {
             for p in &live.campaign.partners {
-                let entry = index.entry(*p).or_default();
-                entry.needs_interests |= live.campaign.targeting.needs_interests();
-                entry.campaigns.push(live.clone());
+                index.entry(*p).or_default().add(live);
             }
         }
         self.by_partner.store(Arc::new(
@@ -214,45 +211,66 @@ impl Engine {
         } = *ask;
         let index = self.by_partner.load().get(&partner).cloned()?;
         let mut candidates: Vec<(f64, &Arc<Live>, usize)> = Vec::new();
-        for live in &index.campaigns {
-            if !live.active(now_ms) {
+        let shown = |t: ContentType| accept.contains(&t) && placement.content_types.contains(&t);
+        for live in index.gather(page) {
+            let c = &live.campaign;
+            if !live.active(now_ms)
+                || !c.contents.iter().any(|x| shown(x.content_type()))
+                || !c.targeting.matches(page, visitor, base)
+            {
                 continue;
             }
-            let types: Vec<usize> = (0..live.campaign.contents.len())
-                .filter(|&i| {
-                    let t = live.campaign.contents[i].content_type();
-                    accept.contains(&t) && placement.content_types.contains(&t)
-                })
-                .collect();
-            if types.is_empty() || !live.campaign.targeting.matches(page, visitor, base) {
-                continue;
-            }
-            let c = &live.counters;
-            let value = live.campaign.value_per_view(c.views(), c.clicks());
-            candidates.extend(types.into_iter().map(|i| (value, live, i)));
-        }
-        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut start = 0;
-        while start < candidates.len() {
-            let top = candidates[start].0;
-            let end = start
-                + candidates[start..]
-                    .iter()
-                    .take_while(|c| c.0 == top)
-                    .count();
-            let group = &candidates[start..end];
-            let turn = self.rotation.fetch_add(1, Ordering::Relaxed) as usize;
-            for k in 0..group.len() {
-                let (_, live, i) = group[(turn + k) % group.len()];
-                if let Some(d) =
-                    self.try_serve(partner, placement, live, i, page, visitor, base, now_ms)
-                {
-                    return Some(d);
+            let value = c.value_per_view(live.counters.views(), live.counters.clicks());
+            for (i, x) in c.contents.iter().enumerate() {
+                if shown(x.content_type()) {
+                    candidates.push((value, live, i));
                 }
+            }
+        }
+        // Most requests are decided by the best group: find it without sorting all.
+        let best = candidates.iter().map(|c| c.0).fold(f64::MIN, f64::max);
+        let (top, rest): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|c| c.0 == best);
+        if let Some(d) = self.try_group(&top, ask, base) {
+            return Some(d);
+        }
+        let mut rest = rest;
+        rest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut start = 0;
+        while start < rest.len() {
+            let value = rest[start].0;
+            let end = start + rest[start..].iter().take_while(|c| c.0 == value).count();
+            if let Some(d) = self.try_group(&rest[start..end], ask, base) {
+                return Some(d);
             }
             start = end;
         }
         None
+    }
+
+    /// Tied candidates, tried in turn from a rotating start: fair rotation on ties.
+    fn try_group(
+        &self,
+        group: &[(f64, &Arc<Live>, usize)],
+        ask: &Ask<'_>,
+        base: &dyn Products,
+    ) -> Option<Decision> {
+        if group.is_empty() {
+            return None;
+        }
+        let turn = self.rotation.fetch_add(1, Ordering::Relaxed) as usize;
+        (0..group.len()).find_map(|k| {
+            let (_, live, i) = group[(turn + k) % group.len()];
+            self.try_serve(
+                ask.partner,
+                ask.placement,
+                live,
+                i,
+                ask.page,
+                ask.visitor,
+                base,
+                ask.now_ms,
+            )
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -120,23 +120,26 @@ impl Targeting {
         self.interest_category_ids.is_some()
     }
 
-    /// The targeted categories: ids plus resolved paths; `None` when neither key is set.
-    fn categories(&self, base: &dyn Products) -> Option<Vec<i64>> {
+    /// Whether a targeted category (by id, or by path resolved in the base) satisfies
+    /// `hit`; `None` when neither key is set.
+    fn category_hit(&self, base: &dyn Products, hit: impl Fn(i64) -> bool) -> Option<bool> {
         if self.category_ids.is_none() && self.category_paths.is_none() {
             return None;
         }
-        let mut all = self.category_ids.clone().unwrap_or_default();
-        for p in self.category_paths.iter().flatten() {
-            all.extend(base.resolve_path(p));
-        }
-        Some(all)
+        let by_id = self.category_ids.iter().flatten().any(|c| hit(*c));
+        Some(
+            by_id
+                || self
+                    .category_paths
+                    .iter()
+                    .flatten()
+                    .any(|p| base.resolve_path(p).is_some_and(&hit)),
+        )
     }
 
-    fn product_matches(&self, p: &PageProduct, categories: &Option<Vec<i64>>) -> bool {
-        if let Some(cats) = categories {
-            if !cats.iter().any(|c| p.categories.contains(c)) {
-                return false;
-            }
+    fn product_matches(&self, p: &PageProduct, base: &dyn Products) -> bool {
+        if self.category_hit(base, |c| p.categories.contains(&c)) == Some(false) {
+            return false;
         }
         if let Some(vendors) = &self.vendors {
             if !p.vendor.as_ref().is_some_and(|v| vendors.contains(v)) {
@@ -162,24 +165,22 @@ impl Targeting {
     }
 
     fn page_matches(&self, page: &Page, base: &dyn Products) -> bool {
-        let categories = self.categories(base);
+        let has_categories = self.category_ids.is_some() || self.category_paths.is_some();
         match page.kind {
             PlacementKind::Product | PlacementKind::ProductGroup => {
                 if self.keywords.is_some() {
                     return false;
                 }
-                page.products
-                    .iter()
-                    .any(|p| self.product_matches(p, &categories))
+                page.products.iter().any(|p| self.product_matches(p, base))
             }
             PlacementKind::Category => {
                 if self.keywords.is_some() || self.has_product_keys() {
                     return false;
                 }
-                categories.is_none_or(|cats| cats.iter().any(|c| page.categories.contains(c)))
+                self.category_hit(base, |c| page.categories.contains(&c)) != Some(false)
             }
             PlacementKind::Search => {
-                if categories.is_some() || self.has_product_keys() {
+                if has_categories || self.has_product_keys() {
                     return false;
                 }
                 self.keywords.as_ref().is_none_or(|list| {
@@ -188,7 +189,7 @@ impl Targeting {
                 })
             }
             PlacementKind::Any => {
-                categories.is_none() && !self.has_product_keys() && self.keywords.is_none()
+                !has_categories && !self.has_product_keys() && self.keywords.is_none()
             }
         }
     }
