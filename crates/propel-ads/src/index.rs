@@ -51,7 +51,9 @@ impl PartnerIndex {
 
     /// Every campaign that may match the page, once each, in a stable order.
     pub fn gather<'a>(&'a self, page: &Page) -> Vec<&'a Arc<Live>> {
-        let mut out: Vec<&Arc<Live>> = self.scan.iter().collect();
+        // The scan bucket is in serial order and shares no campaign with the others, so
+        // only what the keys add needs sorting and deduplicating.
+        let mut out: Vec<&Arc<Live>> = Vec::new();
         let mut from = |list: Option<&'a Vec<Arc<Live>>>| out.extend(list.into_iter().flatten());
         if let Some(s) = &page.stock {
             from(self.by_stock.get(s));
@@ -77,6 +79,9 @@ impl PartnerIndex {
         }
         out.sort_unstable_by_key(|l| l.serial());
         out.dedup_by_key(|l| l.serial());
-        out
+        let mut all: Vec<&Arc<Live>> = Vec::with_capacity(self.scan.len() + out.len());
+        all.extend(self.scan.iter());
+        all.extend(out);
+        all
     }
 }

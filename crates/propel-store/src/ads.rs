@@ -135,15 +135,29 @@ fn write_one(tx: &rusqlite::Transaction<'_>, w: &AdWrite) -> rusqlite::Result<()
     Ok(())
 }
 
+/// Commits at most this often unless someone waits for a flush: serving never waits for
+/// the writer, so fewer, larger transactions leave more of the core to serving.
+const GATHER: Duration = Duration::from_millis(20);
+
 fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Message>) {
+    let mut last_commit = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
+        loop {
+            while batch.len() < MAX_PER_COMMIT {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
             }
+            let waited_for = batch.iter().any(|m| matches!(m, Message::Flush(_)));
+            let since = last_commit.elapsed();
+            if waited_for || batch.len() >= MAX_PER_COMMIT || since >= GATHER {
+                break;
+            }
+            std::thread::sleep(GATHER - since);
         }
+        last_commit = std::time::Instant::now();
         let mut flushes = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
