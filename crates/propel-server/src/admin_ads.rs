@@ -1,6 +1,7 @@
 //! The operator's side of retail media under `/admin` (behind the operator token):
 //! placements, advertisers, campaigns, pause/resume, reports.
 
+use crate::admin::blocking;
 use crate::body::read_json;
 use crate::error::{json_response, HttpError, HttpResult};
 use crate::keys::random_bytes;
@@ -41,15 +42,6 @@ fn new_id() -> String {
 
 fn created(value: Value) -> Response {
     json_response(StatusCode::CREATED, value.to_string())
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, propel_store::StoreError> + Send + 'static,
-) -> HttpResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| HttpError::from(ApiError::internal()))?
-        .map_err(HttpError::from)
 }
 
 fn partner_rowid(state: &AppState, id: &str) -> Option<i64> {

@@ -1,7 +1,8 @@
 //! Admin routes of the email side: scenarios, one contact (read, erase), the email report.
 
+use crate::admin::blocking;
 use crate::body::read_json;
-use crate::error::{json_response, HttpError, HttpResult};
+use crate::error::{json_response, HttpResult};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -30,15 +31,6 @@ pub fn routes() -> Router<AppState> {
             get(export_contact),
         )
         .route("/partners/{partner}/email/report", get(report))
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, propel_store::StoreError> + Send + 'static,
-) -> HttpResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| HttpError::from(ApiError::internal()))?
-        .map_err(HttpError::from)
 }
 
 fn partner(state: &AppState, id: &str) -> HttpResult<Arc<PartnerRecord>> {
