@@ -231,7 +231,12 @@ async fn recommendations(
         }
     }
     let recs = state.recs.partner(partner.rowid);
-    let profile = recs.profile(session.as_str());
+    // Only personal resources read the visitor; the others skip the profile merge.
+    let profile = if algorithm.is_personal() {
+        recs.profile(session.as_str())
+    } else {
+        None
+    };
     let models = recs.models();
     let catalog = recs.catalog(base.clone());
     // Operator rules apply to the two resources that use them.
