@@ -1,6 +1,6 @@
 //! Admin routes of the email side: scenarios, one contact (read, erase), the email report.
 
-use crate::admin::blocking;
+use crate::admin::{blocking, known_partner};
 use crate::body::read_json;
 use crate::error::{json_response, HttpResult};
 use crate::state::AppState;
@@ -11,10 +11,9 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use propel_email::scenario::{Scenario, ScenarioKind};
-use propel_model::{ApiError, EventKind, PartnerId};
-use propel_store::PartnerRecord;
+use propel_model::fields::{check_value, FieldType};
+use propel_model::{ApiError, EventKind};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,13 +30,6 @@ pub fn routes() -> Router<AppState> {
             get(export_contact),
         )
         .route("/partners/{partner}/email/report", get(report))
-}
-
-fn partner(state: &AppState, id: &str) -> HttpResult<Arc<PartnerRecord>> {
-    PartnerId::parse(id)
-        .ok()
-        .and_then(|id| state.partners.get(id.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("no partner {id}")).into())
 }
 
 fn scenario_kind(name: &str) -> HttpResult<ScenarioKind> {
@@ -59,7 +51,7 @@ async fn set_scenario(
     headers: HeaderMap,
     body: Body,
 ) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let kind = scenario_kind(&kind)?;
     let body = read_json(&headers, body, state.config.body_limit_bytes).await?;
     let scenario = Scenario::from_json(&body).map_err(|e| ApiError::invalid(e.field, e.rule))?;
@@ -76,7 +68,7 @@ async fn get_scenario(
     State(state): State<AppState>,
     Path((id, kind)): Path<(String, String)>,
 ) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let kind = scenario_kind(&kind)?;
     let scenario = state.email.scenario(partner.rowid, kind).ok_or_else(|| {
         ApiError::not_found(format!("the {} scenario is not configured", kind.name()))
@@ -86,11 +78,12 @@ async fn get_scenario(
     ))
 }
 
+/// The same rule as `setContact`'s `contactExternalId`.
 fn contact_id(raw: &str) -> HttpResult<String> {
-    if !raw.is_empty() && raw.len() <= 50 && raw.chars().all(|c| c.is_ascii_alphanumeric()) {
-        Ok(raw.to_string())
-    } else {
-        Err(ApiError::invalid("contactExternalId", "must be 1-50 letters and digits").into())
+    let rule = FieldType::AlnumId { max: 50 };
+    match check_value(rule, &Value::String(raw.to_string())) {
+        Some(_) => Ok(raw.to_string()),
+        None => Err(ApiError::invalid("contactExternalId", rule.rule()).into()),
     }
 }
 
@@ -98,7 +91,7 @@ async fn get_contact(
     State(state): State<AppState>,
     Path((id, contact)): Path<(String, String)>,
 ) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let contact = contact_id(&contact)?;
     let (store, rowid) = (state.store.clone(), partner.rowid);
     let found = blocking(move || {
@@ -155,7 +148,7 @@ async fn export_contact(
     State(state): State<AppState>,
     Path((id, contact)): Path<(String, String)>,
 ) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let contact = contact_id(&contact)?;
     let (store, rowid) = (state.store.clone(), partner.rowid);
     let found = blocking(move || {
@@ -203,7 +196,7 @@ async fn erase_contact(
     State(state): State<AppState>,
     Path((id, contact)): Path<(String, String)>,
 ) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let contact = contact_id(&contact)?;
     let (store, rowid, cid) = (state.store.clone(), partner.rowid, contact.clone());
     let kinds = (
@@ -228,7 +221,7 @@ async fn erase_contact(
 }
 
 async fn report(State(state): State<AppState>, Path(id): Path<String>) -> HttpResult<Response> {
-    let partner = partner(&state, &id)?;
+    let partner = known_partner(&state, &id)?;
     let (store, rowid) = (state.store.clone(), partner.rowid);
     let rows = blocking(move || store.email_report(rowid)).await?;
     Ok(ok(json!({"partnerId": partner.id.as_str(), "days": rows})))
