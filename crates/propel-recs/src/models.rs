@@ -88,9 +88,9 @@ impl Models {
             config.pop_exponent,
             config.neighbours_per_item,
         );
-        let knn = SessionIndex::build(&prepared, n, config.knn.sample_per_item);
+        let knn = SessionIndex::build(&prepared, n, &config.knn);
         let mut rel = rel;
-        rel.similar = knn.item_neighbours(n, now_ms, &config.knn, config.neighbours_per_item);
+        rel.similar = knn.item_neighbours(config.neighbours_per_item);
         let search =
             SearchIndex::build(sessions.iter().copied(), |i| dense.get(&i).copied(), config);
         Models {

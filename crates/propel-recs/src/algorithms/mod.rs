@@ -6,7 +6,7 @@ mod personal;
 mod product;
 mod shopwide;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::catalog::Catalog;
 use crate::models::Models;
@@ -177,7 +177,6 @@ pub(crate) struct Picker<'a> {
     catalog: &'a dyn Catalog,
     stock: Option<&'a str>,
     exclude: &'a [ItemId],
-    seen: HashSet<ItemId>,
     out: Vec<ItemId>,
     limit: usize,
 }
@@ -189,20 +188,19 @@ impl<'a> Picker<'a> {
             catalog,
             stock: r.stock,
             exclude: r.products,
-            seen: HashSet::with_capacity(limit * 2),
             out: Vec::with_capacity(limit),
             limit,
         }
     }
 
-    /// Adds the item if allowed; true once the answer is full.
+    /// Adds the item if allowed; true once the answer is full. The answer
+    /// holds at most `limit` (≤ 100) products: a scan beats hashing.
     pub fn push(&mut self, item: ItemId) -> bool {
         if self.out.len() < self.limit
             && !self.exclude.contains(&item)
-            && !self.seen.contains(&item)
+            && !self.out.contains(&item)
             && self.catalog.is_available(item, self.stock)
         {
-            self.seen.insert(item);
             self.out.push(item);
         }
         self.full()
@@ -222,19 +220,86 @@ impl<'a> Picker<'a> {
         self.out.len() >= self.limit
     }
 
+    /// Products still wanted, plus the inputs that may have to be skipped.
+    fn wanted(&self) -> usize {
+        self.limit.saturating_sub(self.out.len()) + self.exclude.len()
+    }
+
     pub fn finish(self) -> Vec<ItemId> {
         self.out
     }
 }
 
-/// Sorts scored dense items best first (ties: more popular first) into product ids.
-pub(crate) fn ranked(m: &Models, scores: HashMap<u32, f32>) -> Vec<ItemId> {
-    let mut v: Vec<(u32, f32)> = scores.into_iter().collect();
-    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.into_iter().map(|(d, _)| m.id(d)).collect()
+/// Adds scored dense items best first (ties: more popular first) until the
+/// answer is full; true when it is. Only as much of `scored` is sorted as the
+/// answer needs: the best few by selection, more only when products were skipped
+/// (unavailable), so the order is exactly that of a full sort.
+pub(crate) fn extend_ranked(m: &Models, p: &mut Picker, scored: &mut [(u32, f32)]) -> bool {
+    let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let mut chunk = (2 * p.wanted()).max(16);
+    let mut rest = scored;
+    while rest.len() > chunk {
+        rest.select_nth_unstable_by(chunk, cmp);
+        let (head, tail) = rest.split_at_mut(chunk);
+        head.sort_unstable_by(cmp);
+        if p.extend(head.iter().map(|x| m.id(x.0))) {
+            return true;
+        }
+        rest = tail;
+        chunk *= 4;
+    }
+    rest.sort_unstable_by(cmp);
+    p.extend(rest.iter().map(|x| m.id(x.0)))
 }
 
 /// True when the item is in the subtree of any of the categories.
 pub(crate) fn in_any(c: &dyn Catalog, item: ItemId, roots: &[CategoryId]) -> bool {
     roots.iter().any(|&r| c.in_subtree(item, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::MemCatalog;
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::types::{Interaction, Kind};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The partial sort picks exactly what a full sort would, whatever is
+        /// unavailable or excluded, including ties.
+        #[test]
+        fn extend_ranked_matches_a_full_sort(
+            scores in proptest::collection::vec((0u32..60, 0u8..6), 0..120),
+            unavailable in proptest::collection::vec(0i64..60, 0..50),
+            exclude in proptest::collection::vec(0i64..60, 0..5),
+            limit in 1usize..40,
+        ) {
+            let mut e = Engine::new(Config::default());
+            for i in 0..60i64 {
+                e.apply(&Interaction { visitor: i as u32, item: i, kind: Kind::View, ts_ms: i });
+            }
+            let m = e.snapshot(100);
+            let mut c = MemCatalog::new();
+            for i in 0..60i64 {
+                c.add(i, 1, 1.0).available = !unavailable.contains(&i);
+            }
+            let r = Request { limit, products: &exclude, ..Request::default() };
+            // One entry per id, as the accumulators give them.
+            let mut v: Vec<(u32, f32)> = Vec::new();
+            for &(d, s) in &scores {
+                if !v.iter().any(|x| x.0 == d) {
+                    v.push((d, s as f32));
+                }
+            }
+            let mut full = v.clone();
+            full.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let mut want = Picker::new(&c, &r);
+            want.extend(full.iter().map(|x| m.id(x.0)));
+            let mut got = Picker::new(&c, &r);
+            extend_ranked(&m, &mut got, &mut v);
+            prop_assert_eq!(got.finish(), want.finish());
+        }
+    }
 }

@@ -1,13 +1,13 @@
 //! Personal algorithms: they read the visitor's (or contact's) profile,
 //! which is updated per event, so the next request sees the last event.
 
-use std::collections::HashMap;
-
 use crate::catalog::Catalog;
 use crate::models::Models;
 use crate::types::{CategoryId, ItemId};
 
-use super::{popular, ranked, Picker, Request};
+use crate::knn::{with_scratch, Scratch};
+
+use super::{extend_ranked, popular, Picker, Request};
 
 /// Items of the previous visits used as context when the current one is empty.
 const FALLBACK_CONTEXT: usize = 5;
@@ -16,41 +16,34 @@ const TOP_CATEGORIES: usize = 3;
 /// Bestsellers scanned for interested categories (bounds the request cost).
 const SCAN: usize = 20_000;
 
-/// Scores for the next product of a session (dense ids, oldest first): a
-/// STAN-like session kNN plus sequential rules ("viewed next after") from
-/// the last products, each normalised to a best score of 1.
-pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64) -> HashMap<u32, f32> {
+/// Scores for the next product of a session (dense ids, oldest first) into
+/// `s.scores`: a STAN-like session kNN plus sequential rules ("viewed next
+/// after") from the last products, each normalised to a best score of 1.
+pub(crate) fn session_scores(m: &Models, session: &[u32], s: &mut Scratch) {
     let cfg = &m.config;
-    let mut scores = m.knn.score(session, now_ms, &cfg.knn);
-    normalise(&mut scores);
+    m.knn.score(session, s);
+    s.scores.normalise();
     if cfg.rules_weight > 0.0 {
-        let mut rules: HashMap<u32, f32> = HashMap::new();
+        s.other.reset(m.item_count());
         // The last product counts most; earlier ones decay by position.
         for (back, &it) in session.iter().rev().take(3).enumerate() {
             let w = 1.0 / (1 + back) as f32;
             if let Some(list) = m.rel.next.get(it as usize) {
-                for &(j, s) in list {
-                    *rules.entry(j).or_default() += w * s;
+                for &(j, sc) in list {
+                    s.other.add(j, w * sc);
                 }
             }
         }
-        normalise(&mut rules);
+        s.other.normalise();
         // Rules never predict a repeat, yet the last product is the likeliest
         // next view: give it the best rules score so the blend keeps it up.
         if let Some(&last) = session.last() {
-            rules.insert(last, 1.0);
+            s.other.set(last, 1.0);
         }
-        for (j, s) in rules {
-            *scores.entry(j).or_default() += cfg.rules_weight as f32 * s;
+        let rw = cfg.rules_weight as f32;
+        for (j, sc) in s.other.entries() {
+            s.scores.add(j, rw * sc);
         }
-    }
-    scores
-}
-
-fn normalise(scores: &mut HashMap<u32, f32>) {
-    let max = scores.values().fold(0.0f32, |a, &b| a.max(b));
-    if max > 0.0 {
-        scores.values_mut().for_each(|s| *s /= max);
     }
 }
 
@@ -59,6 +52,8 @@ fn normalise(scores: &mut HashMap<u32, f32>) {
 /// sequential rules, then bestsellers; an unknown visitor gets bestsellers.
 /// Products the visitor already saw may come back: they are the most likely
 /// next views (a third of next clicks in the yoochoose data).
+/// The answer does not depend on the request time (see [`crate::knn`]), only
+/// on the profile, the models and the catalog, so callers may cache it.
 pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
     let Some(profile) = r.profile.filter(|p| !p.events().is_empty()) else {
         return popular(m, c, r);
@@ -78,17 +73,16 @@ pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
         recent.reverse();
         session = recent;
     }
-    let now = if r.now_ms != 0 {
-        r.now_ms
-    } else {
-        m.built_at_ms()
-    };
-    let scores = session_scores(m, &session, now);
-    let mut p = Picker::new(c, r);
-    if !p.extend(ranked(m, scores)) {
-        p.extend(m.popular_ids().iter().copied());
-    }
-    p.finish()
+    with_scratch(|s| {
+        session_scores(m, &session, s);
+        s.ranked.clear();
+        s.ranked.extend(s.scores.entries());
+        let mut p = Picker::new(c, r);
+        if !extend_ranked(m, &mut p, &mut s.ranked) {
+            p.extend(m.popular_ids().iter().copied());
+        }
+        p.finish()
+    })
 }
 
 /// `partnerRecommendations/personalViewed`: the visitor's products, most recent first.

@@ -7,7 +7,9 @@ use crate::cooc::Neighbours;
 use crate::models::Models;
 use crate::types::{CategoryId, ItemId};
 
-use super::{in_any, Picker, Request, Rules};
+use crate::knn::{with_scratch, Acc, Scratch};
+
+use super::{extend_ranked, in_any, Picker, Request, Rules};
 
 /// Sum over the inputs of each input's neighbour scores, normalised by that
 /// input's best score so that every input counts alike.
@@ -31,30 +33,56 @@ fn sorted(m: &Models, scores: HashMap<u32, f32>) -> Vec<(ItemId, f32)> {
     v.into_iter().map(|(d, s)| (m.id(d), s)).collect()
 }
 
-/// Related candidates with scores: complements (basketed/bought together)
-/// first, then what visitors viewed next after the inputs.
-fn related_scored(m: &Models, r: &Request) -> Vec<(ItemId, f32)> {
-    let comp = blend(m, &m.rel.complements, r.products);
-    let mut next = blend(m, &m.rel.next, r.products);
-    for (j, s) in blend(m, &m.rel.similar, r.products) {
-        *next.entry(j).or_default() += s;
+/// Adds, for each input, its neighbour scores normalised by its best one
+/// into `acc` (as [`blend`]).
+fn blend_into(m: &Models, lists: &Neighbours, inputs: &[ItemId], acc: &mut Acc) {
+    for &i in inputs {
+        let Some(list) = m.dense(i).and_then(|d| lists.get(d as usize)) else {
+            continue;
+        };
+        let max = list.first().map_or(1.0, |x| x.1).max(1e-9);
+        for &(j, s) in list {
+            acc.add(j, s / max);
+        }
     }
-    let mut scores: HashMap<u32, f32> = HashMap::with_capacity(comp.len() + next.len());
-    for (&j, &s) in &next {
-        scores.insert(j, s);
-    }
-    for (&j, &s) in &comp {
+}
+
+/// Related candidates with scores into `s.scores`: complements (basketed or
+/// bought together) first, then what visitors viewed next after the inputs.
+fn related_into(m: &Models, r: &Request, s: &mut Scratch) {
+    let n = m.item_count();
+    s.other.reset(n);
+    blend_into(m, &m.rel.complements, r.products, &mut s.other);
+    s.scores.reset(n);
+    blend_into(m, &m.rel.next, r.products, &mut s.scores);
+    blend_into(m, &m.rel.similar, r.products, &mut s.scores);
+    for (j, c) in s.other.entries() {
         // Complements always outrank plain "viewed next" products.
-        scores.insert(j, 1000.0 + s + 0.01 * next.get(&j).copied().unwrap_or(0.0));
+        let next = s.scores.get(j).unwrap_or(0.0);
+        s.scores.set(j, 1000.0 + c + 0.01 * next);
     }
-    sorted(m, scores)
+}
+
+/// Related candidates with scores, best first.
+fn related_scored(m: &Models, r: &Request) -> Vec<(ItemId, f32)> {
+    with_scratch(|s| {
+        related_into(m, r, s);
+        let mut v: Vec<(u32, f32)> = s.scores.entries().collect();
+        v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|(d, s)| (m.id(d), s)).collect()
+    })
 }
 
 /// `productRecommendations/related`: complementary products.
 pub fn related(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
-    let mut p = Picker::new(c, r);
-    p.extend(related_scored(m, r).into_iter().map(|x| x.0));
-    p.finish()
+    with_scratch(|s| {
+        related_into(m, r, s);
+        s.ranked.clear();
+        s.ranked.extend(s.scores.entries());
+        let mut p = Picker::new(c, r);
+        extend_ranked(m, &mut p, &mut s.ranked);
+        p.finish()
+    })
 }
 
 /// `productRecommendations/alternatives`: substitutes, viewed together in a
