@@ -11,6 +11,6 @@ pub use base::ProductBase;
 pub use model::{Category, EffectiveProduct, Param, Product, StockOverride};
 pub use tree::{CategoryTree, TreeIssue};
 pub use yml::{
-    parse_yml, parse_yml_with, DuplicateTracker, FeedError, FeedItem, FeedSummary, ParseOptions,
-    Problem, MAX_ID,
+    parse_yml, parse_yml_into, parse_yml_with, DuplicateTracker, FeedError, FeedItem, FeedSink,
+    FeedSummary, ParseOptions, Problem, MAX_ID,
 };

@@ -2,28 +2,42 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A product of the shop's base (a YML `offer` or a Product API product).
+/// A product of the shop's base (a YML `offer` or a Product API product). Stored as JSON:
+/// empty values are left out (a missing field reads back as empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Product {
     pub id: i64,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The main picture: the first of `pictures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pictures: Vec<String>,
     pub price: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_price: Option<f64>,
     pub available: bool,
     /// Feed categories (YML); empty for Product API products.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category_ids: Vec<i64>,
     /// `/`-joined category paths (Product API); empty for YML offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub category_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<Param>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stocks: Vec<StockOverride>,
 }
 
@@ -32,6 +46,7 @@ pub struct Product {
 pub struct Param {
     pub name: String,
     pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
 
@@ -39,12 +54,19 @@ pub struct Param {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StockOverride {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture_url: Option<String>,
 }
 
@@ -190,6 +212,40 @@ mod tests {
         let e = p.effective(Some("berlin"));
         assert_eq!(e.stock_id, None);
         assert_eq!(e, p.effective(None));
+    }
+
+    #[test]
+    fn stored_json_leaves_empty_values_out_and_reads_back() {
+        let sparse = Product {
+            id: 3,
+            name: "Fork".into(),
+            price: 1.5,
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&sparse).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":3,"name":"Fork","price":1.5,"available":false}"#
+        );
+        assert_eq!(serde_json::from_str::<Product>(&json).unwrap(), sparse);
+        let full = product();
+        let json = serde_json::to_string(&full).unwrap();
+        assert!(!json.contains("null") && !json.contains("[]"));
+        assert_eq!(serde_json::from_str::<Product>(&json).unwrap(), full);
+        // Bodies stored before empty values were left out still read.
+        let old = r#"{"id":3,"name":"Fork","url":null,"picture_url":null,"pictures":[],"price":1.5,
+            "old_price":null,"available":false,"category_ids":[],"category_paths":[],"vendor":null,
+            "model":null,"type_prefix":null,"group_id":null,"params":[{"name":"a","value":"b","unit":null}],
+            "description":null,"stocks":[]}"#;
+        let read = serde_json::from_str::<Product>(old).unwrap();
+        assert_eq!(read.params[0].unit, None);
+        assert_eq!(
+            Product {
+                params: vec![],
+                ..read
+            },
+            sparse
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use arc_swap::ArcSwap;
 use propel_catalog::{
-    parse_yml_with, Category, FeedError, FeedItem, ParseOptions, Problem, Product, ProductBase,
+    parse_yml_into, Category, FeedError, FeedSink, ParseOptions, Problem, Product, ProductBase,
 };
 use propel_store::{CatalogImport, CatalogStamp, CategoryRow, Store, StoreError};
 use std::collections::HashMap;
@@ -194,67 +194,31 @@ pub enum ImportError {
 /// when the whole feed parsed; on any failure what was staged is deleted and the current
 /// base stays. `progress` gets the count of offers read so far, every 1,000 offers.
 /// Gzip-compressed input is recognized by its magic bytes and decompressed on the fly.
+///
+/// One thread: each offer is encoded and written to the staging generation as it is
+/// read (no queue, no batch held in memory), and repeated offer ids are found by the
+/// staging table's primary key rather than by a set in memory, so memory is the same
+/// whatever the feed's size.
 pub fn import_feed<R: BufRead>(
     store: &Store,
     partner: i64,
     reader: R,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let import = store.begin_import(partner)?;
-    // Parsing (and JSON encoding) on this thread, SQLite on another: the two overlap.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Staged>(4);
-    let (import, parsed, failed) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || stage(import, rx));
-        let mut offers = 0u64;
-        let mut batch: Vec<(i64, String)> = Vec::with_capacity(STAGE_BATCH);
-        let mut stopped = false;
-        let options = ParseOptions::default();
-        let parsed = parse_yml_with(maybe_gunzip(reader), &options, &mut |item| {
-            if stopped {
-                return;
-            }
-            let message = match item {
-                FeedItem::Category(c) => Some(Staged::Category(CategoryRow {
-                    id: c.id,
-                    parent_id: c.parent_id,
-                    name: c.name,
-                })),
-                FeedItem::Offer(p) => {
-                    offers += 1;
-                    if offers.is_multiple_of(1000) {
-                        progress(offers);
-                    }
-                    match serde_json::to_string(&*p) {
-                        Ok(body) => batch.push((p.id, body)),
-                        Err(e) => {
-                            tracing::error!(id = p.id, error = %e, "offer not encodable; skipped")
-                        }
-                    }
-                    (batch.len() >= STAGE_BATCH).then(|| {
-                        Staged::Products(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(STAGE_BATCH),
-                        ))
-                    })
-                }
-                FeedItem::Problem(_) => None,
-            };
-            if let Some(m) = message {
-                // The writer stopped on a storage error: stop sending.
-                stopped = tx.send(m).is_err();
-            }
-        });
-        if !batch.is_empty() && !stopped {
-            let _ = tx.send(Staged::Products(batch));
-        }
-        drop(tx);
-        progress(offers);
-        let (import, failed) = match writer.join() {
-            Ok(done) => done,
-            Err(_) => return Err(StoreError::Poisoned),
-        };
-        Ok((import, parsed, failed))
-    })?;
+    let mut sink = StagingSink {
+        import: store.begin_import(partner)?,
+        body: Vec::with_capacity(4096),
+        offers: 0,
+        progress,
+        failed: None,
+    };
+    let options = ParseOptions {
+        detect_duplicates: false,
+        ..ParseOptions::default()
+    };
+    let parsed = parse_yml_into(maybe_gunzip(reader), &options, &mut sink);
+    (sink.progress)(sink.offers);
+    let StagingSink { import, failed, .. } = sink;
     if let Some(e) = failed {
         import.abort()?;
         return Err(e.into());
@@ -278,34 +242,58 @@ pub fn import_feed<R: BufRead>(
     })
 }
 
-const STAGE_BATCH: usize = 1_000;
-
-/// What the parsing thread hands to the staging thread.
-enum Staged {
-    Category(CategoryRow),
-    Products(Vec<(i64, String)>),
+/// Writes what the parser reads into the staging generation; stops the parse on the
+/// first storage error.
+struct StagingSink<P> {
+    import: CatalogImport,
+    /// The JSON body being encoded (its allocation is reused).
+    body: Vec<u8>,
+    offers: u64,
+    progress: P,
+    failed: Option<StoreError>,
 }
 
-/// The staging thread: writes what comes until the channel closes or storage fails.
-fn stage(
-    mut import: CatalogImport,
-    rx: std::sync::mpsc::Receiver<Staged>,
-) -> (CatalogImport, Option<StoreError>) {
-    for message in rx {
-        let result = match message {
-            Staged::Category(c) => {
-                import.add_category(c);
-                Ok(())
-            }
-            Staged::Products(products) => products
-                .into_iter()
-                .try_for_each(|(id, body)| import.add_product(id, body)),
-        };
-        if let Err(e) = result {
-            return (import, Some(e));
+impl<P: FnMut(u64)> FeedSink for StagingSink<P> {
+    fn category(&mut self, c: Category) {
+        if self.failed.is_none() {
+            let row = CategoryRow {
+                id: c.id,
+                parent_id: c.parent_id,
+                name: c.name,
+            };
+            self.failed = self.import.add_category(row).err();
         }
     }
-    (import, None)
+
+    fn offer(&mut self, product: Product, _line: u64) -> bool {
+        self.offers += 1;
+        if self.offers.is_multiple_of(1000) {
+            (self.progress)(self.offers);
+        }
+        if self.failed.is_some() {
+            return false;
+        }
+        self.body.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.body, &product) {
+            tracing::error!(id = product.id, error = %e, "offer not encodable; skipped");
+            return false;
+        }
+        // serde_json writes UTF-8 only.
+        let body = std::str::from_utf8(&self.body).expect("serde_json writes UTF-8");
+        match self.import.add_product(product.id, body) {
+            Ok(inserted) => !inserted,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+
+    fn problem(&mut self, _problem: &Problem) {}
+
+    fn stopped(&self) -> bool {
+        self.failed.is_some()
+    }
 }
 
 /// The reader itself, or a gunzipping reader over it when it starts with gzip's magic.

@@ -55,16 +55,24 @@ pub struct FeedSource {
 
 /// A full import being staged as a new generation. Dropped without [`CatalogImport::commit`],
 /// it deletes what it staged.
+///
+/// Rows go straight to SQLite through cached statements inside a transaction that is
+/// committed every [`BATCH`] products; nothing is buffered in memory, and repeated offer
+/// ids are found by the table's primary key, so memory does not grow with the feed.
 pub struct CatalogImport {
     conn: Connection,
     partner: i64,
     generation: i64,
     started_ms: i64,
-    products: Vec<(i64, String)>,
-    categories: Vec<CategoryRow>,
+    /// Products written in the open transaction (`None`: no transaction open).
+    pending: Option<usize>,
     staged: u64,
     finished: bool,
 }
+
+/// The page cache of an import's connection, in KiB: enough for a batch's dirty pages,
+/// and a fixed ceiling whatever the feed's size.
+const IMPORT_CACHE_KIB: i64 = 8 * 1024;
 
 fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<CatalogStamp> {
     tx.execute(
@@ -119,13 +127,13 @@ impl Store {
         // Staged batches need no fsync of their own: nobody reads them before the flip,
         // and the flip's commit (FULL again) syncs the WAL that holds them.
         conn.pragma_update(None, "synchronous", "OFF")?;
+        conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB)?;
         Ok(CatalogImport {
             conn,
             partner,
             generation,
             started_ms: now,
-            products: Vec::with_capacity(BATCH),
-            categories: Vec::new(),
+            pending: None,
             staged: 0,
             finished: false,
         })
@@ -350,50 +358,78 @@ impl CatalogImport {
         self.staged
     }
 
-    pub fn add_category(&mut self, category: CategoryRow) {
-        self.categories.push(category);
+    pub fn add_category(&mut self, category: CategoryRow) -> Result<()> {
+        self.begin()?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO product_categories(partner, generation, id, parent_id, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                self.partner,
+                self.generation,
+                category.id,
+                category.parent_id,
+                category.name
+            ])?;
+        Ok(())
     }
 
-    /// Stages a product (JSON body); a later product with the same id replaces it.
-    pub fn add_product(&mut self, id: i64, body: String) -> Result<()> {
-        self.products.push((id, body));
+    /// Stages a product (JSON body). Returns `false` when a product with this id was
+    /// staged before in this import: the later body replaces it.
+    pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
+        self.begin()?;
+        let (partner, generation) = (self.partner, self.generation);
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(partner, generation, id) DO NOTHING",
+            )?
+            .execute(params![partner, generation, id, body])?
+            > 0;
+        if inserted {
+            self.conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![partner, id, self.started_ms])?;
+        } else {
+            self.conn
+                .prepare_cached(
+                    "UPDATE products SET body = ?4 WHERE partner = ?1 AND generation = ?2 AND id = ?3",
+                )?
+                .execute(params![partner, generation, id, body])?;
+        }
         self.staged += 1;
-        if self.products.len() >= BATCH {
+        let pending = self.pending.get_or_insert(0);
+        *pending += 1;
+        if *pending >= BATCH {
             self.flush()?;
+        }
+        Ok(inserted)
+    }
+
+    /// Opens the staging transaction unless one is open.
+    fn begin(&mut self) -> Result<()> {
+        if self.pending.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.pending = Some(0);
         }
         Ok(())
     }
 
+    /// Commits the open staging transaction, if any.
     fn flush(&mut self) -> Result<()> {
-        if self.products.is_empty() && self.categories.is_empty() {
-            return Ok(());
-        }
-        let (partner, generation, now) = (self.partner, self.generation, self.started_ms);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut cat = tx.prepare_cached(
-                "INSERT OR REPLACE INTO product_categories(partner, generation, id, parent_id, name)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for c in &self.categories {
-                cat.execute(params![partner, generation, c.id, c.parent_id, c.name])?;
-            }
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut first = tx.prepare_cached(
-                "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms) VALUES (?1, ?2, ?3)",
-            )?;
-            for (id, body) in &self.products {
-                put.execute(params![partner, generation, id, body])?;
-                first.execute(params![partner, id, now])?;
+        if self.pending.take().is_some() {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                return Err(e.into());
             }
         }
-        tx.commit()?;
-        self.products.clear();
-        self.categories.clear();
         Ok(())
     }
 
@@ -439,8 +475,10 @@ impl CatalogImport {
             return Ok(());
         }
         self.finished = true;
-        self.products.clear();
-        self.categories.clear();
+        self.pending = None;
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
         let (partner, generation) = (self.partner, self.generation);
         delete_generation(&mut self.conn, partner, generation)?;
         // Products this import saw first were never visible: forget when they were seen.
@@ -488,9 +526,10 @@ mod tests {
             id: 5,
             parent_id: None,
             name: "Root".into(),
-        });
+        })
+        .unwrap();
         for id in 0..12_000 {
-            imp.add_product(id, format!("{{\"id\":{id}}}")).unwrap();
+            assert!(imp.add_product(id, &format!("{{\"id\":{id}}}")).unwrap());
         }
         // Not visible before the flip.
         assert!(ids(&store, 1).is_empty());
@@ -500,8 +539,8 @@ mod tests {
         let seen0 = first[0].1.unwrap();
         std::thread::sleep(std::time::Duration::from_millis(5));
         let mut imp = store.begin_import(1).unwrap();
-        imp.add_product(0, "{}".into()).unwrap();
-        imp.add_product(20_000, "{}".into()).unwrap();
+        imp.add_product(0, "{}").unwrap();
+        imp.add_product(20_000, "{}").unwrap();
         imp.commit().unwrap();
         let second = ids(&store, 1);
         assert_eq!(second.len(), 2);
@@ -515,6 +554,44 @@ mod tests {
     }
 
     #[test]
+    fn repeated_ids_are_told_and_the_later_body_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut imp = store.begin_import(1).unwrap();
+        assert!(imp.add_product(7, "first").unwrap());
+        // Across a batch boundary too: the staged rows are the only record of seen ids.
+        for id in 100..100 + BATCH as i64 {
+            assert!(imp.add_product(id, "{}").unwrap());
+        }
+        assert!(!imp.add_product(7, "second").unwrap());
+        assert!(!imp.add_product(100, "again").unwrap());
+        assert!(imp.add_product(8, "other").unwrap());
+        assert_eq!(imp.staged(), BATCH as u64 + 4);
+        imp.commit().unwrap();
+        let mut bodies = std::collections::HashMap::new();
+        store
+            .load_catalog(1, |id, body, _| {
+                bodies.insert(id, body.to_owned());
+            })
+            .unwrap();
+        assert_eq!(bodies.len(), BATCH + 2);
+        assert_eq!(
+            (bodies[&7].as_str(), bodies[&100].as_str()),
+            ("second", "again")
+        );
+        let seen: i64 = store
+            .with_conn(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM product_first_seen WHERE partner = 1",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(seen, BATCH as i64 + 2);
+    }
+
+    #[test]
     fn a_dropped_import_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -522,7 +599,7 @@ mod tests {
         {
             let mut imp = store.begin_import(1).unwrap();
             for id in 100..6_000 {
-                imp.add_product(id, "{}".into()).unwrap();
+                imp.add_product(id, "{}").unwrap();
             }
         }
         assert_eq!(ids(&store, 1).len(), 1);

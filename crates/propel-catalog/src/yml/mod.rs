@@ -2,7 +2,8 @@
 //!
 //! Offers go to the caller's sink one at a time and are never held; only categories (few,
 //! and first in the feed) and, unless turned off, the set of seen offer ids (8 bytes an
-//! offer, to report repeated ids) are kept.
+//! offer, to report repeated ids) are kept. A sink that can tell repeated ids itself (a
+//! database with a unique key) implements [`FeedSink`] and keeps memory flat.
 
 mod offer;
 mod parser;
@@ -72,11 +73,45 @@ pub struct FeedSummary {
     pub offers: u64,
     /// Offers skipped for a bad id, price or name.
     pub skipped: u64,
-    /// Offers whose id had been seen before (0 when detection is off).
+    /// Offers whose id had been seen before (by the parser, or by a [`FeedSink`]).
     pub duplicates: u64,
     /// All problems found; only the first `max_problems_kept` are in `problems`.
     pub problem_count: u64,
     pub problems: Vec<Problem>,
+}
+
+/// Where [`parse_yml_into`] hands what it reads, in feed order.
+pub trait FeedSink {
+    /// Every category, once its block has been read (parents already repaired).
+    fn category(&mut self, category: Category);
+    /// A valid offer whose start tag is on `line`. Returns `true` when the sink had
+    /// already received an offer with this id in this feed (it keeps the later one); the
+    /// parser counts and reports it. Asked only when [`ParseOptions::detect_duplicates`]
+    /// is off (otherwise the parser's own id set answers and the return value is ignored).
+    fn offer(&mut self, product: Product, line: u64) -> bool;
+    /// Every problem, as it is found.
+    fn problem(&mut self, problem: &Problem);
+    /// `true` stops the parse early (the sink failed, say): the parser returns what it
+    /// has read so far, and the caller, who knows why, must not apply it.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// The closure-based sink of [`parse_yml_with`].
+struct FnSink<'a, F>(&'a mut F);
+
+impl<F: FnMut(FeedItem)> FeedSink for FnSink<'_, F> {
+    fn category(&mut self, category: Category) {
+        (self.0)(FeedItem::Category(category));
+    }
+    fn offer(&mut self, product: Product, _line: u64) -> bool {
+        (self.0)(FeedItem::Offer(Box::new(product)));
+        false
+    }
+    fn problem(&mut self, problem: &Problem) {
+        (self.0)(FeedItem::Problem(problem.clone()));
+    }
 }
 
 /// Remembers offer ids to spot the repeated ones.
@@ -120,6 +155,17 @@ pub fn parse_yml_with<R: BufRead>(
     reader: R,
     options: &ParseOptions,
     sink: &mut impl FnMut(FeedItem),
+) -> Result<FeedSummary, FeedError> {
+    parser::run(reader, options, &mut FnSink(sink))
+}
+
+/// Parses a YML feed into a [`FeedSink`]. With [`ParseOptions::detect_duplicates`] off,
+/// the sink tells repeated ids (see [`FeedSink::offer`]) and the parser keeps no per-offer
+/// state at all: memory stays the same whatever the feed's size.
+pub fn parse_yml_into<R: BufRead, S: FeedSink>(
+    reader: R,
+    options: &ParseOptions,
+    sink: &mut S,
 ) -> Result<FeedSummary, FeedError> {
     parser::run(reader, options, sink)
 }

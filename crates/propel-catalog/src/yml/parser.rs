@@ -2,7 +2,7 @@
 
 use super::offer::{Field, Note, OfferDraft, StockDraft};
 use super::values::{one_line, parse_id, resolve_entity, MAX_ID};
-use super::{DuplicateTracker, FeedError, FeedItem, FeedSummary, ParseOptions, Problem};
+use super::{DuplicateTracker, FeedError, FeedSink, FeedSummary, ParseOptions, Problem};
 use crate::decode::{DecodingReader, Pos};
 use crate::model::Category;
 use crate::tree::CategoryTree;
@@ -79,7 +79,7 @@ struct Parser<'a, F> {
     notes: Vec<Note>,
 }
 
-pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
+pub(crate) fn run<R: BufRead, F: FeedSink>(
     reader: R,
     options: &ParseOptions,
     sink: &mut F,
@@ -132,7 +132,12 @@ pub(crate) fn run<R: BufRead, F: FnMut(FeedItem)>(
                 p.start(&e, at, xml.get_mut())?;
                 p.end(xml.get_ref());
             }
-            Event::End(_) => p.end(xml.get_ref()),
+            Event::End(_) => {
+                p.end(xml.get_ref());
+                if p.sink.stopped() {
+                    return Ok(p.summary);
+                }
+            }
             Event::Text(t) if p.capture.is_some() => p.push_text(&t.xml10_content()),
             Event::CData(t) if p.capture.is_some() => p.push_text(&t.into_inner()),
             Event::GeneralRef(r) if p.capture.is_some() => {
@@ -205,7 +210,7 @@ fn attrs(e: &BytesStart<'_>) -> Result<Attrs, String> {
     Ok(out)
 }
 
-impl<F: FnMut(FeedItem)> Parser<'_, F> {
+impl<F: FeedSink> Parser<'_, F> {
     /// `at` is the byte offset of the start tag; lines are looked up only where needed.
     fn start<R: BufRead>(
         &mut self,
@@ -354,10 +359,10 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
     fn problem(&mut self, line: u64, reason: String) {
         let p = Problem { line, reason };
         self.summary.problem_count += 1;
+        self.sink.problem(&p);
         if self.summary.problems.len() < self.options.max_problems_kept {
-            self.summary.problems.push(p.clone());
+            self.summary.problems.push(p);
         }
-        (self.sink)(FeedItem::Problem(p));
     }
 
     fn end_category(&mut self) {
@@ -410,7 +415,7 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
             if let Some(kept) = tree.get(c.id) {
                 self.known_categories.insert(c.id);
                 self.summary.categories += 1;
-                (self.sink)(FeedItem::Category(kept.clone()));
+                self.sink.category(kept.clone());
             }
         }
     }
@@ -425,18 +430,21 @@ impl<F: FnMut(FeedItem)> Parser<'_, F> {
                 for n in std::mem::take(&mut self.notes) {
                     self.problem(src.position_at(n.at).line, n.reason);
                 }
-                if let Some(d) = self.duplicates.as_mut() {
-                    if d.check(product.id) {
-                        self.summary.duplicates += 1;
-                        let why = format!(
-                            "offer id {} appears again; the later offer wins",
-                            product.id
-                        );
-                        self.problem(line, why);
-                    }
-                }
+                let id = product.id;
+                let repeated = |p: &mut Self| {
+                    p.summary.duplicates += 1;
+                    let why = format!("offer id {id} appears again; the later offer wins");
+                    p.problem(line, why);
+                };
                 self.summary.offers += 1;
-                (self.sink)(FeedItem::Offer(Box::new(product)));
+                if let Some(d) = self.duplicates.as_mut() {
+                    if d.check(id) {
+                        repeated(self);
+                    }
+                    self.sink.offer(product, line);
+                } else if self.sink.offer(product, line) {
+                    repeated(self);
+                }
             }
             Err(p) => {
                 self.notes.clear();

@@ -271,6 +271,57 @@ async fn reimport_broken_feed_stocks_gzip_and_first_seen() {
     );
 }
 
+/// Repeated offer ids are found by the staging table (no id set in memory): counted,
+/// reported with the repeated offer's line, and the later offer is served, also when the
+/// first one was written in an earlier staging transaction.
+#[tokio::test]
+async fn repeated_offer_ids_are_reported_and_the_later_offer_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = h2c();
+    let p = create_partner(&client, &server).await;
+    // Line 1: declaration, 2: root, 3..=12_002: offers 1..=12_000, then the repeats.
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<yml_catalog><shop><offers>\n");
+    for id in 1..=12_000 {
+        xml.push_str(&format!(
+            "<offer id=\"{id}\"><price>{id}</price><name>Offer {id}</name></offer>\n"
+        ));
+    }
+    xml.push_str("<offer id=\"1\"><price>7</price><name>Again</name></offer>\n");
+    xml.push_str("<offer id=\"11999\"><price>8</price><name>Late</name></offer>\n");
+    xml.push_str("<offer id=\"1\"><price>9</price><name>Third</name></offer>\n");
+    xml.push_str("</offers></shop></yml_catalog>\n");
+    let (status, body) = upload(&client, &server, &p.id, xml.into(), false).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["imported"].as_u64(), body["duplicates"].as_u64()),
+        (Some(12_000), Some(3)),
+        "{body}"
+    );
+    let problems: Vec<(u64, &str)> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (12_003, "offer id 1 appears again; the later offer wins"),
+            (12_004, "offer id 11999 appears again; the later offer wins"),
+            (12_005, "offer id 1 appears again; the later offer wins"),
+        ]
+    );
+    let one = product(&client, &server, &p, 1).await.1;
+    assert_eq!(
+        (one["name"].as_str(), one["price"].as_f64()),
+        (Some("Third"), Some(9.0))
+    );
+    let late = product(&client, &server, &p, 11_999).await.1;
+    assert_eq!(late["name"], "Late");
+    assert_eq!(product(&client, &server, &p, 2).await.1["name"], "Offer 2");
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut child = std::process::Command::new("gzip")
         .arg("-c")
