@@ -5,7 +5,10 @@
 # created with mixed targeting (categories, vendors, price ranges, product ids, keywords,
 # stocks, none), CPM and CPC bids, string banners and product shelves; then h2load asks a
 # product placement for content, alternating with the axum hello-world GET on the same core.
+# The requests cycle through 10,000 URLs: random products of the base, 5,000 visitors, a
+# quarter of them in stock "msk", so no answer can come from a cache of one page or visitor.
 # Every answer is a real impression: decided, recorded in memory and written to SQLite.
+# PERF=path.data records a call-graph profile of the server during the last round's load.
 DURATION=${DURATION:-8}
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}
@@ -60,13 +63,28 @@ for n in range(1000):
 open(f"{tmp}/placement", "w").write(placement)
 PY
 PLACEMENT=$(cat "$TMP/placement")
+python3 - "$URL/v1/partners/$PARTNER/productPlacements/$PLACEMENT/impressions?apiKey=$KEY&acceptContent=string,productIds" "$TMP/uris" <<'PY'
+import random, sys
+base, out = sys.argv[1:3]
+random.seed(11)
+with open(out, "w") as f:
+    for _ in range(10_000):
+        stock = "&stockId=msk" if random.random() < 0.25 else ""
+        f.write(f"{base}&sessionExternalId=v{random.randrange(5000)}&productId={random.randint(1, 10_000)}{stock}\n")
+PY
 ASK="$URL/v1/partners/$PARTNER/productPlacements/$PLACEMENT/impressions?apiKey=$KEY&sessionExternalId=bench&acceptContent=string,productIds&productId=4321"
 curl -sf --http2-prior-knowledge "$ASK" | head -c 300; echo
 echo "== GET, 16 connections x 10 streams; 1,000 active campaigns"
 RATIOS=""; P99S=""
 for r in $(seq "$ROUNDS"); do
   load "round $r: ceiling GET (axum hello)" "$CEILING_URL/" 16 10; CEIL=$RPS
-  load "round $r: propel product placement" "$ASK" 16 10
+  if [ -n "${PERF:-}" ] && [ "$r" = "$ROUNDS" ]; then
+    perf record -F 999 -g -o "$PERF" -p "${PIDS[-1]}" -- sleep $((WARMUP + DURATION)) >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
+  # h2load reads the URL list with --input-file (it replaces URLs given on the command line).
+  load "round $r: propel product placement" "--input-file=$TMP/uris" 16 10
+  [ -n "${PERF_PID:-}" ] && wait "$PERF_PID" || true
   RATIOS+="$(ratio "$RPS" "$CEIL") "; P99S+="$P99 "
 done
 echo

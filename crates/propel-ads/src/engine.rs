@@ -6,12 +6,13 @@
 
 use crate::budget::{Counters, EventKind, Totals};
 use crate::campaign::{Campaign, ContentBody};
-use crate::index::PartnerIndex;
+use crate::index::{Entry, PartnerIndex};
 use crate::placement::{ContentType, Placement};
 use crate::targeting::{Page, Products, Visitor};
 use crate::{pacing, Nanos, DAY_MS};
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -24,6 +25,9 @@ pub struct Live {
     serial: u32,
     paused: AtomicBool,
     pub counters: Counters,
+    /// Each content's JSON as the shop sees it, built once: the whole object for a
+    /// string, the object up to the opening bracket of the list for a shelf.
+    json: Vec<String>,
 }
 
 impl Live {
@@ -35,13 +39,32 @@ impl Live {
         self.paused.load(Ordering::Acquire)
     }
 
-    fn active(&self, now_ms: i64) -> bool {
+    /// Not paused, under its total budget and its pacing line (the schedule is checked
+    /// by the index entry).
+    fn may_spend(&self, now_ms: i64) -> bool {
         let c = &self.campaign;
-        if self.paused() || !c.in_schedule(now_ms) || self.counters.spent() >= c.budget.total {
+        if self.paused() || self.counters.spent() >= c.budget.total {
             return false;
         }
         c.daily_budget()
             .is_none_or(|d| pacing::allowed(d, self.counters.day_spent(now_ms), now_ms))
+    }
+
+    fn value_now(&self) -> f64 {
+        self.campaign
+            .value_per_view(self.counters.views(), self.counters.clicks())
+    }
+}
+
+fn content_json(c: &crate::Content) -> String {
+    // serde_json only fails on maps with non-string keys; these are strings and numbers.
+    let id = serde_json::to_string(&c.id).unwrap_or_default();
+    match &c.body {
+        ContentBody::String(s) => format!(
+            r#"{{"id":{id},"string":{}}}"#,
+            serde_json::to_string(s).unwrap_or_default()
+        ),
+        ContentBody::ProductIds(_) => format!(r#"{{"id":{id},"productIds":["#),
     }
 }
 
@@ -54,24 +77,55 @@ struct Impression {
     clicked: bool,
 }
 
-/// A served impression, for the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Served {
-    pub impression_id: String,
-    pub partner: i64,
-    pub campaign_id: String,
-    pub content_id: String,
-    pub placement_id: String,
-    pub session: String,
+/// The winner of one request, recorded as served.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub live: Arc<Live>,
+    /// Index of the content in the campaign.
+    pub content: usize,
+    /// The impression id as a number (`impression_id` is its 32-hex form).
+    pub impression: u128,
+    /// A shelf's available products (empty for a string).
+    pub shelf: Vec<i64>,
     pub served_ms: i64,
 }
 
-/// The winner of one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub content_id: String,
-    pub body: ContentBody,
-    pub served: Served,
+impl Decision {
+    pub fn impression_id(&self) -> String {
+        format!("{:032x}", self.impression)
+    }
+
+    pub fn campaign_id(&self) -> &str {
+        &self.live.campaign.id
+    }
+
+    pub fn content_id(&self) -> &str {
+        &self.live.campaign.contents[self.content].id
+    }
+
+    pub fn body(&self) -> ContentBody {
+        match &self.live.campaign.contents[self.content].body {
+            ContentBody::String(s) => ContentBody::String(s.clone()),
+            ContentBody::ProductIds(_) => ContentBody::ProductIds(self.shelf.clone()),
+        }
+    }
+
+    /// The Impression answer: `{"content": {"id", "string" | "productIds"}, "id"}`.
+    pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write;
+        out.push_str(r#"{"content":"#);
+        out.push_str(&self.live.json[self.content]);
+        if let ContentBody::ProductIds(_) = self.live.campaign.contents[self.content].body {
+            for (i, id) in self.shelf.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{id}");
+            }
+            out.push_str("]}");
+        }
+        let _ = write!(out, r#","id":"{:032x}"}}"#, self.impression);
+    }
 }
 
 /// One request for content.
@@ -96,13 +150,37 @@ pub struct Charge {
     pub at_ms: i64,
 }
 
-type CapKey = (u32, String);
+/// A visitor's recent serves of each capped campaign: (campaign serial, serve times).
+type CapLists = Vec<(u32, VecDeque<i64>)>;
+
+/// Impression ids are a per-process random prefix and a counter: a multiply spreads them.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64 ^ (n >> 64) as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 29;
+    }
+}
+
+type ImpressionMap = HashMap<u128, Impression, BuildHasherDefault<IdHasher>>;
 
 pub struct Engine {
     by_id: RwLock<HashMap<String, Arc<Live>>>,
     by_partner: ArcSwap<HashMap<i64, Arc<PartnerIndex>>>,
-    impressions: Vec<Mutex<HashMap<u128, Impression>>>,
-    caps: Vec<Mutex<HashMap<CapKey, VecDeque<i64>>>>,
+    impressions: Vec<Mutex<ImpressionMap>>,
+    caps: Vec<Mutex<HashMap<String, CapLists>>>,
     prefix: u64,
     next_id: AtomicU64,
     next_serial: AtomicU32,
@@ -120,13 +198,31 @@ fn shard_of(key: u128) -> usize {
     (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> 59
 }
 
-fn cap_shard(serial: u32, session: &str) -> usize {
-    let h = session
-        .bytes()
-        .fold(serial as u64 ^ 0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        });
+fn cap_shard(session: &str) -> usize {
+    let h = session.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     (h % SHARDS as u64) as usize
+}
+
+/// The visitor's serve times of campaign `serial`, created empty when missing.
+fn cap_list<'a>(
+    caps: &'a mut HashMap<String, CapLists>,
+    session: &str,
+    serial: u32,
+) -> &'a mut VecDeque<i64> {
+    if !caps.contains_key(session) {
+        caps.insert(session.to_string(), Vec::new());
+    }
+    let lists = caps.get_mut(session).expect("inserted above");
+    let at = match lists.iter().position(|(s, _)| *s == serial) {
+        Some(at) => at,
+        None => {
+            lists.push((serial, VecDeque::new()));
+            lists.len() - 1
+        }
+    };
+    &mut lists[at].1
 }
 
 /// Impression ids: 32 hex characters, a random per-process prefix and a counter.
@@ -134,6 +230,27 @@ pub fn parse_impression_id(id: &str) -> Option<u128> {
     (id.len() == 32)
         .then(|| u128::from_str_radix(id, 16).ok())
         .flatten()
+}
+
+/// One candidate of the auction: a content of an eligible campaign.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    serial: u32,
+    content: usize,
+    live: &'a Arc<Live>,
+}
+
+/// Every content of an eligible campaign that the request shows.
+fn candidates<'a>(e: &'a Entry, shown: u8, group: &mut Vec<Candidate<'a>>) {
+    for (i, x) in e.live.campaign.contents.iter().enumerate() {
+        if x.content_type().bit() & shown != 0 {
+            group.push(Candidate {
+                serial: e.serial,
+                content: i,
+                live: &e.live,
+            });
+        }
+    }
 }
 
 impl Engine {
@@ -157,20 +274,27 @@ impl Engine {
             paused: AtomicBool::new(campaign.paused),
             serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
             counters: Counters::from_totals(totals),
+            json: campaign.contents.iter().map(content_json).collect(),
             campaign,
         });
         let mut by_id = self.by_id.write().unwrap_or_else(|p| p.into_inner());
         by_id.insert(live.campaign.id.clone(), live);
         let mut index: HashMap<i64, PartnerIndex> = HashMap::new();
         let mut all: Vec<&Arc<Live>> = by_id.values().collect();
-        all.sort_by(|a, b| a.campaign.id.cmp(&b.campaign.id));
+        all.sort_by_key(|l| l.serial());
         for live in all {
             for p in &live.campaign.partners {
                 index.entry(*p).or_default().add(live);
             }
         }
         self.by_partner.store(Arc::new(
-            index.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            index
+                .into_iter()
+                .map(|(k, mut v)| {
+                    v.finish();
+                    (k, Arc::new(v))
+                })
+                .collect(),
         ));
     }
 
@@ -193,13 +317,12 @@ impl Engine {
             .is_some_and(|i| i.needs_interests)
     }
 
-    fn new_impression_id(&self) -> (u128, String) {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let key = ((self.prefix as u128) << 64) | n as u128;
-        (key, format!("{key:032x}"))
-    }
-
     /// Runs the auction for one request and records the winner as served.
+    ///
+    /// Eligible contents are grouped by their campaign's expected value per view; groups
+    /// are tried from the highest value down, and inside a group from a rotating start
+    /// (fair rotation on ties). A content fails only on an empty shelf or a frequency
+    /// cap, and then the next one is tried.
     pub fn decide(&self, ask: &Ask<'_>, base: &dyn Products) -> Option<Decision> {
         let Ask {
             partner,
@@ -209,101 +332,116 @@ impl Engine {
             visitor,
             now_ms,
         } = *ask;
-        let index = self.by_partner.load().get(&partner).cloned()?;
-        let mut candidates: Vec<(f64, &Arc<Live>, usize)> = Vec::new();
-        let shown = |t: ContentType| accept.contains(&t) && placement.content_types.contains(&t);
-        for live in index.gather(page) {
-            let c = &live.campaign;
-            if !live.active(now_ms)
-                || !c.contents.iter().any(|x| shown(x.content_type()))
-                || !c.targeting.matches(page, visitor, base)
-            {
-                continue;
-            }
-            let value = c.value_per_view(live.counters.views(), live.counters.clicks());
-            for (i, x) in c.contents.iter().enumerate() {
-                if shown(x.content_type()) {
-                    candidates.push((value, live, i));
+        let shown = ContentType::mask(accept) & ContentType::mask(&placement.content_types);
+        if shown == 0 {
+            return None;
+        }
+        let partners = self.by_partner.load();
+        let index = partners.get(&partner)?;
+        let mut buckets = Vec::with_capacity(8);
+        index.gather(page, &mut buckets);
+        let eligible = |e: &Entry| {
+            e.types & shown != 0
+                && now_ms >= e.starts_ms
+                && now_ms < e.ends_ms
+                && e.live.may_spend(now_ms)
+                && (e.untargeted || e.live.campaign.targeting.matches(page, visitor, base))
+        };
+        // CPC values move with the click-through rate: value every gathered one.
+        let mut cpc: Vec<(f64, &Entry)> = Vec::new();
+        for b in &buckets {
+            for e in &b.cpc {
+                if eligible(e) {
+                    cpc.push((e.live.value_now(), e));
                 }
             }
         }
-        // Most requests are decided by the best group: find it without sorting all.
-        let best = candidates.iter().map(|c| c.0).fold(f64::MIN, f64::max);
-        let (top, rest): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|c| c.0 == best);
-        if let Some(d) = self.try_group(&top, ask, base) {
-            return Some(d);
-        }
-        let mut rest = rest;
-        rest.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut start = 0;
-        while start < rest.len() {
-            let value = rest[start].0;
-            let end = start + rest[start..].iter().take_while(|c| c.0 == value).count();
-            if let Some(d) = self.try_group(&rest[start..end], ask, base) {
+        // CPM lists are sorted by value: walk them from the top, only as far as needed.
+        let mut cpm: Vec<&[Entry]> = buckets
+            .iter()
+            .map(|b| &b.cpm[..])
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut group: Vec<Candidate<'_>> = Vec::new();
+        let highest = |values: &mut dyn Iterator<Item = f64>| values.max_by(|a, b| a.total_cmp(b));
+        loop {
+            let top_cpc = highest(&mut cpc.iter().map(|c| c.0));
+            let top_cpm = highest(&mut cpm.iter().map(|l| l[0].value));
+            let value = match (top_cpc, top_cpm) {
+                (None, None) => return None,
+                (Some(a), None) | (None, Some(a)) => a,
+                (Some(a), Some(b)) => a.max(b),
+            };
+            group.clear();
+            if top_cpc == Some(value) {
+                for (_, e) in cpc.iter().filter(|c| c.0 == value) {
+                    candidates(e, shown, &mut group);
+                }
+                cpc.retain(|c| c.0 != value);
+            }
+            for list in cpm.iter_mut() {
+                while let Some(e) = list.first().filter(|e| e.value == value) {
+                    if eligible(e) {
+                        candidates(e, shown, &mut group);
+                    }
+                    *list = &list[1..];
+                }
+            }
+            cpm.retain(|l| !l.is_empty());
+            if group.is_empty() {
+                continue;
+            }
+            if group.len() > 1 {
+                group.sort_unstable_by_key(|c| (c.serial, c.content));
+                group.dedup_by_key(|c| (c.serial, c.content));
+            }
+            if let Some(d) = self.try_group(&group, ask, base) {
                 return Some(d);
             }
-            start = end;
         }
-        None
     }
 
     /// Tied candidates, tried in turn from a rotating start: fair rotation on ties.
     fn try_group(
         &self,
-        group: &[(f64, &Arc<Live>, usize)],
+        group: &[Candidate<'_>],
         ask: &Ask<'_>,
         base: &dyn Products,
     ) -> Option<Decision> {
-        if group.is_empty() {
-            return None;
-        }
         let turn = self.rotation.fetch_add(1, Ordering::Relaxed) as usize;
         (0..group.len()).find_map(|k| {
-            let (_, live, i) = group[(turn + k) % group.len()];
-            self.try_serve(
-                ask.partner,
-                ask.placement,
-                live,
-                i,
-                ask.page,
-                ask.visitor,
-                base,
-                ask.now_ms,
-            )
+            let c = group[(turn + k) % group.len()];
+            self.try_serve(ask, c.live, c.content, base)
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn try_serve(
         &self,
-        partner: i64,
-        placement: &Placement,
+        ask: &Ask<'_>,
         live: &Arc<Live>,
         content: usize,
-        page: &Page,
-        visitor: &Visitor,
         base: &dyn Products,
-        now_ms: i64,
     ) -> Option<Decision> {
-        let c = &live.campaign.contents[content];
-        let body = match &c.body {
-            ContentBody::String(s) => ContentBody::String(s.clone()),
+        let now_ms = ask.now_ms;
+        let shelf = match &live.campaign.contents[content].body {
+            ContentBody::String(_) => Vec::new(),
             ContentBody::ProductIds(ids) => {
+                let stock = ask.page.stock.as_deref();
                 let shelf: Vec<i64> = ids
                     .iter()
                     .copied()
-                    .filter(|id| base.available(*id, page.stock.as_deref()))
+                    .filter(|id| base.available(*id, stock))
                     .collect();
                 if shelf.is_empty() {
                     return None;
                 }
-                ContentBody::ProductIds(shelf)
+                shelf
             }
         };
         if let Some(cap) = live.campaign.frequency_cap {
-            let key = (live.serial, visitor.session.clone());
-            let mut caps = lock(&self.caps[cap_shard(live.serial, &visitor.session)]);
-            let seen = caps.entry(key).or_default();
+            let session = ask.visitor.session.as_str();
+            let mut caps = lock(&self.caps[cap_shard(session)]);
+            let seen = cap_list(&mut caps, session, live.serial);
             while seen.front().is_some_and(|t| *t <= now_ms - cap.period_ms) {
                 seen.pop_front();
             }
@@ -313,11 +451,12 @@ impl Engine {
             seen.push_back(now_ms);
         }
         live.counters.add_served();
-        let (key, id) = self.new_impression_id();
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let key = ((self.prefix as u128) << 64) | n as u128;
         lock(&self.impressions[shard_of(key)]).insert(
             key,
             Impression {
-                partner,
+                partner: ask.partner,
                 live: live.clone(),
                 served_ms: now_ms,
                 viewed: false,
@@ -325,17 +464,11 @@ impl Engine {
             },
         );
         Some(Decision {
-            content_id: c.id.clone(),
-            body,
-            served: Served {
-                impression_id: id,
-                partner,
-                campaign_id: live.campaign.id.clone(),
-                content_id: c.id.clone(),
-                placement_id: placement.id.clone(),
-                session: visitor.session.clone(),
-                served_ms: now_ms,
-            },
+            live: live.clone(),
+            content,
+            impression: key,
+            shelf,
+            served_ms: now_ms,
         })
     }
 
@@ -400,8 +533,8 @@ impl Engine {
         };
         if let Some(cap) = live.campaign.frequency_cap {
             if served_ms > now_ms - cap.period_ms {
-                let mut caps = lock(&self.caps[cap_shard(live.serial, session)]);
-                let seen = caps.entry((live.serial, session.to_string())).or_default();
+                let mut caps = lock(&self.caps[cap_shard(session)]);
+                let seen = cap_list(&mut caps, session, live.serial);
                 let at = seen.partition_point(|t| *t <= served_ms);
                 seen.insert(at, served_ms);
             }
@@ -436,7 +569,10 @@ impl Engine {
             })
             .unwrap_or(0);
         for shard in &self.caps {
-            lock(shard).retain(|_, seen| seen.back().is_some_and(|t| *t > now_ms - longest));
+            lock(shard).retain(|_, lists| {
+                lists.retain(|(_, seen)| seen.back().is_some_and(|t| *t > now_ms - longest));
+                !lists.is_empty()
+            });
         }
     }
 }

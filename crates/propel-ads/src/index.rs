@@ -1,7 +1,13 @@
 //! A partner's campaigns indexed by what a page can name, so that a request looks at
-//! the campaigns that may match it, not at all of them. Each campaign sits in exactly one
-//! bucket, keyed by its most selective page key; the full targeting check still runs on
-//! every campaign a request gathers.
+//! the campaigns that may match it, not at all of them. Each campaign sits in one
+//! bucket kind, keyed by its most selective page key (under every value of that key);
+//! the full targeting check still runs on every campaign a request considers.
+//!
+//! Inside a bucket, campaigns are split by pricing model. A CPM campaign's expected value
+//! per view is its bid / 1000, fixed at creation, so the CPM list is kept sorted by it
+//! (then by serial): the auction walks the CPM lists from the top and stops at the first
+//! value that serves. A CPC campaign's value moves with its click-through rate, so every
+//! CPC campaign a request gathers is valued on each request.
 
 use crate::engine::Live;
 use crate::placement::PlacementKind;
@@ -9,54 +15,130 @@ use crate::targeting::Page;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// What the auction reads of a campaign on every request, inline in the bucket so that
+/// campaigns that cannot run (schedule, content types) are skipped without touching the
+/// campaign itself.
+pub(crate) struct Entry {
+    pub live: Arc<Live>,
+    /// CPM: the expected value of one view (bid / 1000, in nanos). CPC: unused.
+    pub value: f64,
+    pub serial: u32,
+    /// Content types the campaign has (`ContentType::bit`).
+    pub types: u8,
+    /// Whether the campaign has no targeting key at all (matches every page).
+    pub untargeted: bool,
+    pub starts_ms: i64,
+    /// `i64::MAX` when the campaign has no end.
+    pub ends_ms: i64,
+}
+
+impl Entry {
+    fn new(live: &Arc<Live>) -> Entry {
+        let c = &live.campaign;
+        Entry {
+            live: live.clone(),
+            value: c.value_per_view(0, 0),
+            serial: live.serial(),
+            types: c.contents.iter().fold(0, |m, x| m | x.content_type().bit()),
+            untargeted: c.targeting.is_empty(),
+            starts_ms: c.starts_ms,
+            ends_ms: c.ends_ms.unwrap_or(i64::MAX),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Bucket {
+    /// By value per view, highest first, then by serial.
+    pub cpm: Vec<Entry>,
+    /// By serial.
+    pub cpc: Vec<Entry>,
+}
+
+impl Bucket {
+    fn add(&mut self, live: &Arc<Live>) {
+        match live.campaign.model {
+            crate::PricingModel::Cpm => self.cpm.push(Entry::new(live)),
+            crate::PricingModel::Cpc => self.cpc.push(Entry::new(live)),
+        }
+    }
+
+    fn finish(&mut self) {
+        self.cpm
+            .sort_by(|a, b| b.value.total_cmp(&a.value).then(a.serial.cmp(&b.serial)));
+        self.cpc.sort_by_key(|e| e.serial);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cpm.is_empty() && self.cpc.is_empty()
+    }
+}
+
 #[derive(Default)]
 pub struct PartnerIndex {
     pub needs_interests: bool,
-    by_category: HashMap<i64, Vec<Arc<Live>>>,
-    by_vendor: HashMap<String, Vec<Arc<Live>>>,
-    by_product: HashMap<i64, Vec<Arc<Live>>>,
-    by_stock: HashMap<String, Vec<Arc<Live>>>,
-    keywords: Vec<Arc<Live>>,
+    by_category: HashMap<i64, Bucket>,
+    by_vendor: HashMap<String, Bucket>,
+    by_product: HashMap<i64, Bucket>,
+    by_stock: HashMap<String, Bucket>,
+    keywords: Bucket,
     /// Campaigns no key narrows down (category paths, price ranges, interests, none).
-    scan: Vec<Arc<Live>>,
+    scan: Bucket,
 }
 
 impl PartnerIndex {
     pub fn add(&mut self, live: &Arc<Live>) {
         let t = &live.campaign.targeting;
         self.needs_interests |= t.needs_interests();
-        let push = |list: &mut Vec<Arc<Live>>| list.push(live.clone());
         if let (Some(ids), None) = (&t.category_ids, &t.category_paths) {
             ids.iter()
-                .for_each(|c| push(self.by_category.entry(*c).or_default()));
+                .for_each(|c| self.by_category.entry(*c).or_default().add(live));
         } else if t.category_paths.is_some() {
-            push(&mut self.scan);
+            self.scan.add(live);
         } else if let Some(vendors) = &t.vendors {
             vendors
                 .iter()
-                .for_each(|v| push(self.by_vendor.entry(v.clone()).or_default()));
+                .for_each(|v| self.by_vendor.entry(v.clone()).or_default().add(live));
         } else if let Some(ids) = &t.product_ids {
             ids.iter()
-                .for_each(|p| push(self.by_product.entry(*p).or_default()));
+                .for_each(|p| self.by_product.entry(*p).or_default().add(live));
         } else if t.keywords.is_some() {
-            push(&mut self.keywords);
+            self.keywords.add(live);
         } else if let Some(stocks) = &t.stock_ids {
             stocks
                 .iter()
-                .for_each(|s| push(self.by_stock.entry(s.clone()).or_default()));
+                .for_each(|s| self.by_stock.entry(s.clone()).or_default().add(live));
         } else {
-            push(&mut self.scan);
+            self.scan.add(live);
         }
     }
 
-    /// Every campaign that may match the page, once each, in a stable order.
-    pub fn gather<'a>(&'a self, page: &Page) -> Vec<&'a Arc<Live>> {
-        // The scan bucket is in serial order and shares no campaign with the others, so
-        // only what the keys add needs sorting and deduplicating.
-        let mut out: Vec<&Arc<Live>> = Vec::new();
-        let mut from = |list: Option<&'a Vec<Arc<Live>>>| out.extend(list.into_iter().flatten());
+    /// Sorts every bucket; call once after the last `add`.
+    pub fn finish(&mut self) {
+        let keyed = self
+            .by_category
+            .values_mut()
+            .chain(self.by_product.values_mut())
+            .chain(self.by_vendor.values_mut())
+            .chain(self.by_stock.values_mut());
+        for b in keyed {
+            b.finish();
+        }
+        self.keywords.finish();
+        self.scan.finish();
+    }
+
+    /// The buckets whose campaigns may match the page. A campaign listed under several
+    /// values of its key may come from more than one bucket: the auction deduplicates.
+    pub(crate) fn gather<'a>(&'a self, page: &Page, out: &mut Vec<&'a Bucket>) {
+        let mut from = |b: Option<&'a Bucket>| {
+            if let Some(b) = b.filter(|b| !b.is_empty()) {
+                out.push(b)
+            }
+        };
+        from(Some(&self.scan));
         if let Some(s) = &page.stock {
-            from(self.by_stock.get(s));
+            from(self.by_stock.get(s.as_str()));
         }
         match page.kind {
             PlacementKind::Product | PlacementKind::ProductGroup => {
@@ -65,7 +147,7 @@ impl PartnerIndex {
                         .iter()
                         .for_each(|c| from(self.by_category.get(c)));
                     if let Some(v) = &p.vendor {
-                        from(self.by_vendor.get(v));
+                        from(self.by_vendor.get(v.as_str()));
                     }
                     from(self.by_product.get(&p.id));
                 }
@@ -74,14 +156,11 @@ impl PartnerIndex {
                 .categories
                 .iter()
                 .for_each(|c| from(self.by_category.get(c))),
-            PlacementKind::Search => out.extend(self.keywords.iter()),
+            PlacementKind::Search => from(Some(&self.keywords)),
             PlacementKind::Any => {}
         }
-        out.sort_unstable_by_key(|l| l.serial());
-        out.dedup_by_key(|l| l.serial());
-        let mut all: Vec<&Arc<Live>> = Vec::with_capacity(self.scan.len() + out.len());
-        all.extend(self.scan.iter());
-        all.extend(out);
-        all
+        // A product group (or a product in two categories) can name a bucket twice.
+        out.sort_unstable_by_key(|b| *b as *const Bucket as usize);
+        out.dedup_by_key(|b| *b as *const Bucket as usize);
     }
 }

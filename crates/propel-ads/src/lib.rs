@@ -17,7 +17,7 @@ mod tests;
 
 pub use budget::{EventKind, Totals};
 pub use campaign::{Budget, Campaign, Content, ContentBody, FrequencyCap, PricingModel};
-pub use engine::{parse_impression_id, Ask, Charge, Decision, Engine, Live, Served};
+pub use engine::{parse_impression_id, Ask, Charge, Decision, Engine, Live};
 pub use parse::{campaign_from_json, placement_from_json};
 pub use placement::{ContentType, Placement, PlacementKind};
 pub use report::{Report, ReportRow};

@@ -74,6 +74,19 @@ impl ContentType {
         }
     }
 
+    /// This type's bit in a set of content types.
+    pub fn bit(self) -> u8 {
+        match self {
+            ContentType::String => 1,
+            ContentType::ProductIds => 2,
+        }
+    }
+
+    /// The set of `types`, as bits.
+    pub fn mask(types: &[ContentType]) -> u8 {
+        types.iter().fold(0, |m, t| m | t.bit())
+    }
+
     /// A comma-separated list (`acceptContent`); `None` when a value is unknown or none is given.
     pub fn parse_list(s: &str) -> Option<Vec<ContentType>> {
         let mut out = Vec::new();

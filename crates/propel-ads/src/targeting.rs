@@ -9,12 +9,13 @@ use std::collections::HashSet;
 
 /// What the decision needs of the shop's product base.
 pub trait Products {
-    /// The product's categories with all their ancestors; `None` when it is not in the base.
-    fn category_closure(&self, product: i64) -> Option<HashSet<i64>>;
+    /// The product's categories with all their ancestors (no repeats); `None` when it is
+    /// not in the base.
+    fn category_closure(&self, product: i64) -> Option<Vec<i64>>;
     /// The category with all its ancestors (empty when unknown).
     fn category_and_ancestors(&self, category: i64) -> HashSet<i64>;
     fn resolve_path(&self, path: &str) -> Option<i64>;
-    fn vendor(&self, product: i64) -> Option<String>;
+    fn vendor(&self, product: i64) -> Option<&str>;
     /// The price in `stock` (its override, else the base price).
     fn price(&self, product: i64, stock: Option<&str>) -> Option<f64>;
     /// In the base and available (in `stock` when given).
@@ -46,7 +47,8 @@ pub struct Targeting {
 #[derive(Debug, Clone, Default)]
 pub struct PageProduct {
     pub id: i64,
-    pub categories: HashSet<i64>,
+    /// Its categories with their ancestors (a handful: a list beats a set).
+    pub categories: Vec<i64>,
     pub vendor: Option<String>,
     pub price: Option<f64>,
 }
@@ -89,7 +91,7 @@ impl Page {
             .map(|&id| PageProduct {
                 id,
                 categories: base.category_closure(id).unwrap_or_default(),
-                vendor: base.vendor(id).map(|v| v.to_lowercase()),
+                vendor: base.vendor(id).map(str::to_lowercase),
                 price: base.price(id, stock.as_deref()),
             })
             .collect();
@@ -116,6 +118,11 @@ pub struct Visitor {
 }
 
 impl Targeting {
+    /// No key at all: every page and visitor.
+    pub fn is_empty(&self) -> bool {
+        self == &Targeting::default()
+    }
+
     pub fn needs_interests(&self) -> bool {
         self.interest_category_ids.is_some()
     }
@@ -224,11 +231,11 @@ pub(crate) mod tests {
     }
 
     impl Products for Fake {
-        fn category_closure(&self, product: i64) -> Option<HashSet<i64>> {
+        fn category_closure(&self, product: i64) -> Option<Vec<i64>> {
             match product {
-                5 => Some(self.category_and_ancestors(100)),
-                6 => Some(self.category_and_ancestors(2)),
-                7..=99 => Some(HashSet::new()),
+                5 => Some(self.category_and_ancestors(100).into_iter().collect()),
+                6 => Some(self.category_and_ancestors(2).into_iter().collect()),
+                7..=99 => Some(Vec::new()),
                 _ => None,
             }
         }
@@ -248,10 +255,10 @@ pub(crate) mod tests {
                 _ => None,
             }
         }
-        fn vendor(&self, product: i64) -> Option<String> {
+        fn vendor(&self, product: i64) -> Option<&str> {
             match product {
-                5 => Some("Acme".into()),
-                6 => Some("Other".into()),
+                5 => Some("Acme"),
+                6 => Some("Other"),
                 _ => None,
             }
         }

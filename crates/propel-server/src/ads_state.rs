@@ -151,15 +151,18 @@ pub fn interests(
 pub struct BaseProducts<'a>(pub &'a ProductBase);
 
 impl Products for BaseProducts<'_> {
-    fn category_closure(&self, product: i64) -> Option<HashSet<i64>> {
+    fn category_closure(&self, product: i64) -> Option<Vec<i64>> {
         self.0.get(product)?;
-        Some(
-            self.0
-                .category_ids(product)
-                .iter()
-                .flat_map(|c| self.category_and_ancestors(*c))
-                .collect(),
-        )
+        let tree = self.0.tree();
+        let mut out = Vec::new();
+        for &c in self.0.category_ids(product) {
+            for a in std::iter::once(c).chain(tree.ancestors(c)) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        Some(out)
     }
 
     fn category_and_ancestors(&self, category: i64) -> HashSet<i64> {
@@ -172,8 +175,8 @@ impl Products for BaseProducts<'_> {
         self.0.tree().find_path(path)
     }
 
-    fn vendor(&self, product: i64) -> Option<String> {
-        self.0.get(product)?.vendor.clone()
+    fn vendor(&self, product: i64) -> Option<&str> {
+        self.0.get(product)?.vendor.as_deref()
     }
 
     fn price(&self, product: i64, stock: Option<&str>) -> Option<f64> {

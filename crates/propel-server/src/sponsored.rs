@@ -13,7 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use propel_ads::{Ask, ContentBody, ContentType, Page, PlacementKind, Visitor};
+use propel_ads::{Ask, ContentType, Page, PlacementKind, Visitor};
 use propel_model::{ApiError, SessionId};
 use serde_json::json;
 
@@ -140,20 +140,16 @@ async fn impressions(
     let Some(decision) = state.ads.engine.decide(&ask, &products) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let content = match &decision.body {
-        ContentBody::String(s) => json!({"id": decision.content_id, "string": s}),
-        ContentBody::ProductIds(ids) => json!({"id": decision.content_id, "productIds": ids}),
-    };
-    let s = decision.served;
-    let body = json!({"id": s.impression_id, "content": content}).to_string();
+    let mut body = String::with_capacity(256);
+    decision.write_json(&mut body);
     state.ads.writer.send(propel_store::AdWrite::Served {
-        id: s.impression_id,
-        partner: s.partner,
-        campaign: s.campaign_id,
-        content: s.content_id,
-        placement: s.placement_id,
-        session: s.session,
-        served_ms: s.served_ms,
+        id: decision.impression_id(),
+        partner: partner.rowid,
+        campaign: decision.campaign_id().to_string(),
+        content: decision.content_id().to_string(),
+        placement: placement.id.clone(),
+        session: visitor.session,
+        served_ms: decision.served_ms,
     });
     let mut response = json_response(StatusCode::OK, body);
     response
