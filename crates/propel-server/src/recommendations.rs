@@ -1,19 +1,23 @@
 //! The recommendation API: `GET /api/3.0/<group>/<algorithm>/`, every resource of the spec's table.
 
 use crate::auth::authorize;
-use crate::error::{json_response, HttpResult};
+use crate::error::HttpResult;
 use crate::query::Query;
 use crate::ratelimit::Api;
 use crate::state::AppState;
 use crate::tracking::now_ms;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
+use propel_catalog::ProductBase;
 use propel_model::{ApiError, SessionId};
-use propel_recs::{recommend, Algorithm, Request};
-use serde_json::{json, Value};
+use propel_recs::{recommend, Algorithm, Profile, Request};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// What a resource needs besides the session.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -166,11 +170,15 @@ async fn recommendations(
     Path((group, algorithm)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> HttpResult<Response> {
-    let name = format!("{group}/{algorithm}");
-    let (_, algorithm, needs) = *RESOURCES
+    let (resource, &(_, algorithm, needs)) = RESOURCES
         .iter()
-        .find(|(n, _, _)| *n == name)
-        .ok_or_else(|| ApiError::not_found(format!("unknown recommendation resource '{name}'")))?;
+        .enumerate()
+        .find(|(_, (n, _, _))| n.split_once('/') == Some((group.as_str(), algorithm.as_str())))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "unknown recommendation resource '{group}/{algorithm}'"
+            ))
+        })?;
     let now = now_ms();
     let query = Query::parse(raw.as_deref());
     let partner = authorize(&state, &query, Api::Recommendations, now)?;
@@ -231,66 +239,125 @@ async fn recommendations(
         }
     }
     let recs = state.recs.partner(partner.rowid);
-    // Only personal resources read the visitor; the others skip the profile merge.
-    let profile = if algorithm.is_personal() {
-        recs.profile(session.as_str())
-    } else {
-        None
-    };
     let models = recs.models();
-    let catalog = recs.catalog(base.clone());
-    // Operator rules apply to the two resources that use them.
-    let rules = matches!(
-        algorithm,
-        Algorithm::RelatedWithRules | Algorithm::Accessories
-    )
-    .then(|| recs.rules().resolve(base.tree()));
+    // What the answer depends on besides the visitor, the models and the base.
+    let mut key = String::with_capacity(64);
+    // Strings are length-prefixed so that no two requests share a key.
+    let (stock_key, phrase_key) = (stock.unwrap_or(""), phrase.unwrap_or(""));
+    let _ = write!(
+        key,
+        "{resource}|{limit}|{}|{}:{stock_key}|{}:{phrase_key}|",
+        u8::from(items),
+        stock_key.len(),
+        phrase_key.len(),
+    );
+    for id in products.iter().chain(&categories) {
+        let _ = write!(key, ",{id}");
+    }
     let no_categories_found = needs == Needs::CategoryPaths && categories.is_empty();
-    let ids = if no_categories_found {
-        Vec::new()
-    } else {
-        let request = Request {
-            limit,
-            stock,
-            products: &products,
-            categories: &categories,
-            phrase,
-            profile: profile.as_ref(),
-            rules: rules.as_ref(),
-            now_ms: now,
-        };
-        let run = || recommend(algorithm, &models, catalog.as_ref(), &request);
-        if algorithm.is_personal() {
-            run()
+    let answer = |profile: Option<&Profile>| -> Bytes {
+        let ids = if no_categories_found {
+            Vec::new()
         } else {
-            let key = format!("{name}|{products:?}|{categories:?}|{phrase:?}|{stock:?}|{limit}");
-            recs.cached(key, &models, &base, run).as_ref().clone()
-        }
+            let catalog = recs.catalog(base.clone());
+            // Operator rules apply to the two resources that use them.
+            let rules = matches!(
+                algorithm,
+                Algorithm::RelatedWithRules | Algorithm::Accessories
+            )
+            .then(|| recs.rules().resolve(base.tree()));
+            let request = Request {
+                limit,
+                stock,
+                products: &products,
+                categories: &categories,
+                phrase,
+                profile,
+                rules: rules.as_ref(),
+                now_ms: now,
+            };
+            recommend(algorithm, &models, catalog.as_ref(), &request)
+        };
+        body(&ids, items.then_some((base.as_ref(), stock)))
     };
-    let mut body = if ids.is_empty() {
-        json!({"recommendations": []})
+    let (body, cache) = if algorithm.is_personal() {
+        // The session decides the answer, so it is part of the key; only personal
+        // resources read the visitor (the others skip the profile merge).
+        key.push('|');
+        key.push_str(session.as_str());
+        let body = recs.personal(key, session.as_str(), &models, &base, answer);
+        (body, CACHE_PERSONAL)
     } else {
-        json!({"recommendations": [{"productId": ids}]})
+        (
+            recs.cached(key, &models, &base, || answer(None)),
+            CACHE_SHARED,
+        )
     };
-    if items {
-        let list: Vec<Value> = ids
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    Ok(response)
+}
+
+/// One product of a `format=items` answer (keys in the order of the former
+/// `serde_json::Value` answer: alphabetical).
+#[derive(Serialize)]
+struct Item<'a> {
+    #[serde(rename = "categoryIds")]
+    category_ids: &'a [i64],
+    name: &'a str,
+    #[serde(rename = "oldPrice")]
+    old_price: Option<f64>,
+    #[serde(rename = "pictureUrl")]
+    picture_url: Option<&'a str>,
+    price: f64,
+    #[serde(rename = "productId")]
+    product_id: i64,
+    url: Option<&'a str>,
+    vendor: Option<&'a str>,
+}
+
+/// The answer's JSON, written directly: `{"recommendations":[{"productId":[...]}]}`
+/// (`[]` when there is nothing), with `items` when the base is given.
+fn body(ids: &[i64], items: Option<(&ProductBase, Option<&str>)>) -> Bytes {
+    let mut out = Vec::with_capacity(48 + ids.len() * 11);
+    out.extend_from_slice(b"{");
+    if let Some((base, stock)) = items {
+        out.extend_from_slice(b"\"items\":");
+        let list: Vec<Item> = ids
             .iter()
             .filter_map(|id| base.effective(*id, stock))
-            .map(|e| {
-                json!({"productId": e.id, "name": e.name, "price": e.price, "oldPrice": e.old_price, "url": e.url,
-                       "pictureUrl": e.picture_url, "categoryIds": base.category_ids(e.id), "vendor": e.product.vendor})
+            .map(|e| Item {
+                category_ids: base.category_ids(e.id),
+                name: e.name,
+                old_price: e.old_price,
+                picture_url: e.picture_url,
+                price: e.price,
+                product_id: e.id,
+                url: e.url,
+                vendor: e.product.vendor.as_deref(),
             })
             .collect();
-        body["items"] = Value::Array(list);
+        if serde_json::to_writer(&mut out, &list).is_err() {
+            out.extend_from_slice(b"[]");
+        }
+        out.push(b',');
     }
-    let mut response = json_response(StatusCode::OK, body.to_string());
-    let cache = if algorithm.is_personal() {
-        CACHE_PERSONAL
-    } else {
-        CACHE_SHARED
-    };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    Ok(response)
+    out.extend_from_slice(b"\"recommendations\":[");
+    if !ids.is_empty() {
+        out.extend_from_slice(b"{\"productId\":[");
+        for (n, id) in ids.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            let _ = write!(out, "{id}");
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"]}");
+    Bytes::from(out)
 }

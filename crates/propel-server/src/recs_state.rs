@@ -8,6 +8,7 @@
 use crate::recs_catalog::CatalogView;
 use crate::recs_rules::RecommendationRules;
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use propel_catalog::ProductBase;
 use propel_model::EventKind;
 use propel_recs::{Engine, Interaction, Kind, Models, Profile, SearchEvent, VisitorId};
@@ -21,15 +22,36 @@ struct Visitors {
     /// The contact a visitor is linked to, and every visitor of a contact.
     contact_of: HashMap<VisitorId, String>,
     of_contact: HashMap<String, Vec<VisitorId>>,
+    /// Per visitor (dense id): the clock when what its profile is made of last
+    /// changed (an event of its own, or its contact's set of sessions).
+    changed: Vec<u64>,
+    clock: u64,
 }
 
 impl Visitors {
     fn id(&mut self, session: &str) -> VisitorId {
         let next = self.by_session.len() as VisitorId;
-        *self.by_session.entry(session.to_string()).or_insert(next)
+        let id = *self.by_session.entry(session.to_string()).or_insert(next);
+        if self.changed.len() <= id as usize {
+            self.changed.resize(id as usize + 1, 0);
+        }
+        id
+    }
+
+    /// Marks the visitor's profile as changed.
+    fn touch(&mut self, visitor: VisitorId) {
+        self.clock += 1;
+        if let Some(c) = self.changed.get_mut(visitor as usize) {
+            *c = self.clock;
+        }
     }
 
     fn link(&mut self, visitor: VisitorId, contact: &str) {
+        if self.contact_of.get(&visitor).map(String::as_str) == Some(contact) {
+            return;
+        }
+        // Every visitor of the old and of the new contact now has another merged profile.
+        let mut affected = self.family(visitor);
         if let Some(old) = self.contact_of.insert(visitor, contact.to_string()) {
             if let Some(list) = self.of_contact.get_mut(&old) {
                 list.retain(|v| *v != visitor);
@@ -38,6 +60,24 @@ impl Visitors {
         let list = self.of_contact.entry(contact.to_string()).or_default();
         if !list.contains(&visitor) {
             list.push(visitor);
+        }
+        affected.extend_from_slice(list);
+        for v in affected {
+            self.touch(v);
+        }
+    }
+
+    /// The version of the visitor's merged profile: it changes whenever the
+    /// profile may have (the clock is global, so a member's change raises the maximum).
+    fn version(&self, visitor: VisitorId) -> u64 {
+        let stamp = |v: &VisitorId| self.changed.get(*v as usize).copied().unwrap_or(0);
+        match self
+            .contact_of
+            .get(&visitor)
+            .and_then(|c| self.of_contact.get(c))
+        {
+            Some(list) => list.iter().map(stamp).max().unwrap_or(0),
+            None => stamp(&visitor),
         }
     }
 
@@ -64,32 +104,82 @@ struct Live {
 /// a shop's pages ask the same few questions over and over.
 /// Holding the Arcs (not their addresses) keeps a freed address from being mistaken
 /// for the same snapshot.
-#[derive(Default)]
-struct AnswerCache {
+struct AnswerCache<V> {
     models: Option<Arc<Models>>,
     base: Option<Arc<ProductBase>>,
-    answers: HashMap<String, Arc<Vec<i64>>>,
+    answers: HashMap<String, V>,
 }
 
-impl AnswerCache {
+impl<V> Default for AnswerCache<V> {
+    fn default() -> Self {
+        AnswerCache {
+            models: None,
+            base: None,
+            answers: HashMap::new(),
+        }
+    }
+}
+
+impl<V: Clone> AnswerCache<V> {
     fn serves(&self, models: &Arc<Models>, base: &Arc<ProductBase>) -> bool {
         self.models.as_ref().is_some_and(|m| Arc::ptr_eq(m, models))
             && self.base.as_ref().is_some_and(|b| Arc::ptr_eq(b, base))
     }
+
+    fn get(&self, key: &str, models: &Arc<Models>, base: &Arc<ProductBase>) -> Option<V> {
+        if !self.serves(models, base) {
+            return None;
+        }
+        self.answers.get(key).cloned()
+    }
+
+    fn put(
+        &mut self,
+        key: String,
+        value: V,
+        models: &Arc<Models>,
+        base: &Arc<ProductBase>,
+        max: usize,
+    ) {
+        if !self.serves(models, base) || self.answers.len() >= max {
+            // The models or the base changed (or the cache is full): start afresh.
+            *self = AnswerCache {
+                models: Some(models.clone()),
+                base: Some(base.clone()),
+                answers: HashMap::new(),
+            };
+        }
+        if max > 0 {
+            self.answers.insert(key, value);
+        }
+    }
 }
 
 const MAX_CACHED_ANSWERS: usize = 20_000;
+/// Personal answers kept per partner (each is the answer of one visitor to one request):
+/// `PROPEL_RECS_PERSONAL_CACHE` sets it, 0 turns the cache off.
+const MAX_PERSONAL_ANSWERS: usize = 50_000;
+
+fn personal_cache_capacity() -> usize {
+    std::env::var("PROPEL_RECS_PERSONAL_CACHE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_PERSONAL_ANSWERS)
+}
 
 pub struct PartnerRecs {
     rules: ArcSwap<RecommendationRules>,
     live: Mutex<Live>,
     models: ArcSwap<Models>,
     view: Mutex<Option<Arc<CatalogView>>>,
-    cache: Mutex<AnswerCache>,
+    cache: Mutex<AnswerCache<Bytes>>,
+    /// Personal answers with the version of the visitor's profile they were made from.
+    personal: Mutex<AnswerCache<(u64, Bytes)>>,
+    personal_capacity: usize,
 }
 
 impl PartnerRecs {
-    fn new(config: &propel_recs::Config) -> PartnerRecs {
+    fn new(config: &propel_recs::Config, personal_capacity: usize) -> PartnerRecs {
         let mut engine = Engine::new(config.clone());
         let models = engine.snapshot(0);
         PartnerRecs {
@@ -102,6 +192,8 @@ impl PartnerRecs {
             models: ArcSwap::from_pointee(models),
             view: Mutex::new(None),
             cache: Mutex::new(AnswerCache::default()),
+            personal: Mutex::new(AnswerCache::default()),
+            personal_capacity,
         }
     }
 
@@ -123,28 +215,89 @@ impl PartnerRecs {
         key: String,
         models: &Arc<Models>,
         base: &Arc<ProductBase>,
-        compute: impl FnOnce() -> Vec<i64>,
-    ) -> Arc<Vec<i64>> {
-        if let Ok(cache) = self.cache.lock() {
-            if cache.serves(models, base) {
-                if let Some(hit) = cache.answers.get(&key) {
-                    return hit.clone();
+        compute: impl FnOnce() -> Bytes,
+    ) -> Bytes {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key, models, base))
+        {
+            return hit;
+        }
+        let answer = compute();
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.put(key, answer.clone(), models, base, MAX_CACHED_ANSWERS);
+        }
+        answer
+    }
+
+    /// The answer to a personal request `key` of `session`: cached while the visitor's
+    /// merged profile, the models and the base stay the same, else `compute`'s from the
+    /// profile (`None` for an unknown visitor). A personal answer is a function of
+    /// these three only (the algorithms do not read the clock in a way that changes a
+    /// ranking), so a cached one is the answer a computation would give.
+    pub fn personal(
+        &self,
+        key: String,
+        session: &str,
+        models: &Arc<Models>,
+        base: &Arc<ProductBase>,
+        compute: impl FnOnce(Option<&Profile>) -> Bytes,
+    ) -> Bytes {
+        if self.personal_capacity > 0 {
+            let version = self.profile_version(session);
+            if let Some((v, hit)) = self
+                .personal
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key, models, base))
+            {
+                if v == version {
+                    return hit;
                 }
             }
         }
-        let answer = Arc::new(compute());
-        if let Ok(mut cache) = self.cache.lock() {
-            if !cache.serves(models, base) || cache.answers.len() >= MAX_CACHED_ANSWERS {
-                // The models or the base changed (or the cache is full): start afresh.
-                *cache = AnswerCache {
-                    models: Some(models.clone()),
-                    base: Some(base.clone()),
-                    answers: HashMap::new(),
-                };
+        // The profile and its version are read together: an event arriving meanwhile
+        // gives a newer version next time, never a stale answer under a new version.
+        let (version, profile) = self.profile_with_version(session);
+        let answer = compute(profile.as_ref());
+        if self.personal_capacity > 0 {
+            if let Ok(mut cache) = self.personal.lock() {
+                cache.put(
+                    key,
+                    (version, answer.clone()),
+                    models,
+                    base,
+                    self.personal_capacity,
+                );
             }
-            cache.answers.insert(key, answer.clone());
         }
         answer
+    }
+
+    /// The version of the visitor's merged profile (0 for an unknown visitor).
+    pub fn profile_version(&self, session: &str) -> u64 {
+        let Ok(live) = self.live.lock() else {
+            return 0;
+        };
+        live.visitors
+            .by_session
+            .get(session)
+            .map_or(0, |&v| live.visitors.version(v))
+    }
+
+    fn profile_with_version(&self, session: &str) -> (u64, Option<Profile>) {
+        let Ok(live) = self.live.lock() else {
+            return (0, None);
+        };
+        let Some(&visitor) = live.visitors.by_session.get(session) else {
+            return (0, None);
+        };
+        (
+            live.visitors.version(visitor),
+            Some(live.engine.merged_profile(&live.visitors.family(visitor))),
+        )
     }
 
     pub fn models(&self) -> Arc<Models> {
@@ -203,6 +356,7 @@ impl PartnerRecs {
         };
         if let Some(i) = changed {
             live.engine.apply(&i);
+            live.visitors.touch(visitor);
             live.dirty = true;
         }
         match kind {
@@ -213,6 +367,7 @@ impl PartnerRecs {
                         phrase: phrase.to_string(),
                         ts_ms,
                     });
+                    live.visitors.touch(visitor);
                     live.dirty = true;
                 }
             }
@@ -243,6 +398,7 @@ impl PartnerRecs {
 
 pub struct RecsRegistry {
     config: propel_recs::Config,
+    personal_capacity: usize,
     partners: RwLock<HashMap<i64, Arc<PartnerRecs>>>,
 }
 
@@ -250,6 +406,7 @@ impl RecsRegistry {
     pub fn new(config: propel_recs::Config) -> RecsRegistry {
         RecsRegistry {
             config,
+            personal_capacity: personal_cache_capacity(),
             partners: RwLock::new(HashMap::new()),
         }
     }
@@ -268,7 +425,7 @@ impl RecsRegistry {
             Err(poisoned) => poisoned.into_inner(),
         };
         map.entry(partner)
-            .or_insert_with(|| Arc::new(PartnerRecs::new(&self.config)))
+            .or_insert_with(|| Arc::new(PartnerRecs::new(&self.config, self.personal_capacity)))
             .clone()
     }
 
@@ -318,5 +475,96 @@ impl RecsRegistry {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
         all.iter().filter(|p| p.rebuild_if_dirty(now_ms)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::cell::Cell;
+
+    fn body(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// Asks for `session`'s cached personal answer (its products, most recent first),
+    /// counting the computations.
+    fn ask(recs: &PartnerRecs, session: &str, base: &Arc<ProductBase>, runs: &Cell<u32>) -> String {
+        let models = recs.models();
+        let answer = recs.personal(format!("k|{session}"), session, &models, base, |p| {
+            runs.set(runs.get() + 1);
+            let items: Vec<String> = p
+                .map(|p| p.recent_items().iter().map(i64::to_string).collect())
+                .unwrap_or_default();
+            Bytes::from(items.join(","))
+        });
+        String::from_utf8(answer.to_vec()).unwrap_or_default()
+    }
+
+    #[test]
+    fn personal_answers_are_cached_until_the_visitors_profile_changes() {
+        let recs = PartnerRecs::new(&propel_recs::Config::default(), 100);
+        let base = Arc::new(ProductBase::empty());
+        let runs = Cell::new(0);
+        let view = |session: &str, ts: i64, product: i64| {
+            recs.apply(
+                EventKind::View,
+                session,
+                ts,
+                &body(json!({"productId": product})),
+            );
+        };
+        view("a", 1, 11);
+        assert_eq!(ask(&recs, "a", &base, &runs), "11");
+        assert_eq!(ask(&recs, "a", &base, &runs), "11");
+        assert_eq!(
+            runs.get(),
+            1,
+            "asked again without an event: from the cache"
+        );
+        // Another visitor's event leaves this answer cached.
+        view("b", 2, 21);
+        assert_eq!(ask(&recs, "a", &base, &runs), "11");
+        assert_eq!(runs.get(), 1);
+        // The visitor's own event: the next answer follows it.
+        view("a", 3, 12);
+        assert_eq!(ask(&recs, "a", &base, &runs), "12,11");
+        assert_eq!(runs.get(), 2);
+        // Linking another session of the same contact changes the merged profile...
+        let contact = |session: &str| {
+            recs.apply(
+                EventKind::SetContact,
+                session,
+                4,
+                &body(json!({"contactExternalId": "ann"})),
+            );
+        };
+        contact("b");
+        assert_eq!(ask(&recs, "a", &base, &runs), "12,11", "not linked yet");
+        contact("a");
+        assert_eq!(ask(&recs, "a", &base, &runs), "12,21,11");
+        // ...and so does an event of that other session.
+        view("b", 5, 22);
+        assert_eq!(ask(&recs, "a", &base, &runs), "22,12,21,11");
+        // A new product base (or new models) is a new cache.
+        let runs_before = runs.get();
+        let other_base = Arc::new(ProductBase::empty());
+        assert_eq!(ask(&recs, "a", &other_base, &runs), "22,12,21,11");
+        assert_eq!(runs.get(), runs_before + 1);
+    }
+
+    #[test]
+    fn a_capacity_of_zero_turns_the_personal_cache_off() {
+        let recs = PartnerRecs::new(&propel_recs::Config::default(), 0);
+        let base = Arc::new(ProductBase::empty());
+        let runs = Cell::new(0);
+        recs.apply(EventKind::View, "a", 1, &body(json!({"productId": 11})));
+        ask(&recs, "a", &base, &runs);
+        ask(&recs, "a", &base, &runs);
+        assert_eq!(runs.get(), 2);
     }
 }
