@@ -4,6 +4,12 @@
 # A product base for the yoochoose items (all available, one category) is imported,
 # the training file is replayed through visitorEvents, then h2load asks for `related`
 # and `personalComposite`, alternating with the axum hello-world GET on the same core.
+# Requests cycle over URL lists built from the training set: `related` over every
+# product with events, `personalComposite` over every visitor (sessionExternalId
+# v<visitorid>), both in a fixed shuffled order. personalComposite is measured twice:
+# warm (answers cached per visitor, the default; the list is asked once before the
+# rounds, and no event arrives during them) and cold (a second server on a copy of the
+# data with PROPEL_RECS_PERSONAL_CACHE=0: every request computes its answer).
 DURATION=${DURATION:-8}
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}
@@ -12,7 +18,7 @@ build
 start_ceiling
 start_propel
 python3 - "$TRAIN" "$TMP" <<'PY'
-import csv, json, sys, datetime, collections
+import csv, json, sys, datetime, collections, random
 rows = list(csv.DictReader(open(sys.argv[1])))
 items = sorted({int(r["itemid"]) for r in rows})
 with open(f"{sys.argv[2]}/feed.xml", "w") as f:
@@ -34,6 +40,13 @@ by_visitor = collections.Counter(r["visitorid"] for r in rows)
 # A visitor with a typical history: the median number of events.
 typical = sorted(by_visitor.items(), key=lambda kv: kv[1])[len(by_visitor) // 2][0]
 open(f"{sys.argv[2]}/probe", "w").write(f"{counts.most_common(1)[0][0]} v{typical} {len(items)} {len(envelopes)}\n")
+rng = random.Random(7)
+products = sorted(counts)
+rng.shuffle(products)
+visitors = sorted(by_visitor, key=int)
+rng.shuffle(visitors)
+open(f"{sys.argv[2]}/products", "w").write("".join(f"{p}\n" for p in products))
+open(f"{sys.argv[2]}/visitors", "w").write("".join(f"v{v}\n" for v in visitors))
 PY
 read -r ITEM VISITOR NITEMS NEVENTS <"$TMP/probe"
 curl -sf --http2-prior-knowledge -X POST -H "Authorization: Bearer $PROPEL_ADMIN_TOKEN" -H 'content-type: application/xml' \
@@ -46,25 +59,43 @@ done
 echo "replayed $NEVENTS events through visitorEvents in $(python3 -c "import time; print(f'{time.time() - $START:.2f}')") s; $NITEMS products"
 # Restart so the models are built from the stored events; the log says how long that took.
 stop_last
+cp -r "$TMP/data" "$TMP/data-cold"
 PROPEL_LOG=info start_pinned propel "$BIN/propel" serve --listen 127.0.0.1:0 --data "$TMP/data"
 BUILD=$(grep 'models built' "$TMP/propel.err" | grep -o '"seconds":[0-9.e-]*' | head -1 | cut -d: -f2 || true)
 echo "full model build from the stored events at start: ${BUILD} s (target < 10 s)"
-RELATED="$URL/api/3.0/productRecommendations/related/?apiKey=$KEY&partnerId=$PARTNER&sessionExternalId=bench&productIds=$ITEM"
-PERSONAL="$URL/api/3.0/partnerRecommendations/personalComposite/?apiKey=$KEY&partnerId=$PARTNER&sessionExternalId=$VISITOR"
-curl -sf --http2-prior-knowledge "$RELATED" | head -c 200; echo
-curl -sf --http2-prior-knowledge "$PERSONAL" | head -c 200; echo
-echo "== GET, 16 connections x 10 streams"
-declare -A RATIO P99S
+WARM_URL=$URL
+PROPEL_RECS_PERSONAL_CACHE=0 start_pinned propel-cold "$BIN/propel" serve --listen 127.0.0.1:0 --data "$TMP/data-cold"
+COLD_URL=$URL
+Q="apiKey=$KEY&partnerId=$PARTNER"
+# Each line of the lists (a product id, a session id) becomes one URL.
+awk -v p="$WARM_URL/api/3.0/productRecommendations/related/?$Q&sessionExternalId=bench&productIds=" '{print p $0}' "$TMP/products" >"$TMP/related.uris"
+awk -v p="$WARM_URL/api/3.0/partnerRecommendations/personalComposite/?$Q&sessionExternalId=" '{print p $0}' "$TMP/visitors" >"$TMP/personal.uris"
+awk -v p="$COLD_URL/api/3.0/partnerRecommendations/personalComposite/?$Q&sessionExternalId=" '{print p $0}' "$TMP/visitors" >"$TMP/personal-cold.uris"
+echo "URL lists: $(wc -l <"$TMP/related.uris") products for related, $(wc -l <"$TMP/personal.uris") visitors for personalComposite"
+curl -sf --http2-prior-knowledge "$WARM_URL/api/3.0/productRecommendations/related/?$Q&sessionExternalId=bench&productIds=$ITEM" | head -c 200; echo
+curl -sf --http2-prior-knowledge "$WARM_URL/api/3.0/partnerRecommendations/personalComposite/?$Q&sessionExternalId=$VISITOR" | head -c 200; echo
+# Warm: every visitor's answer asked once (one client, in order) before the rounds.
+taskset -c "$LOAD_CORE" h2load -c 1 -m 10 -n "$(wc -l <"$TMP/personal.uris")" --input-file="$TMP/personal.uris" >/dev/null
+taskset -c "$LOAD_CORE" h2load -c 1 -m 10 -n "$(wc -l <"$TMP/related.uris")" --input-file="$TMP/related.uris" >/dev/null
+echo "== GET, 16 connections x 10 streams; URL lists cycled (h2load --input-file)"
+NAMES=(related personalComposite personalComposite-cold)
+declare -A RATIO P50S P99S
 for r in $(seq "$ROUNDS"); do
   load "round $r: ceiling GET (axum hello)" "$CEILING_URL/" 16 10; CEIL=$RPS
-  for name in related personalComposite; do
-    url=$RELATED; [ "$name" = personalComposite ] && url=$PERSONAL
-    load "round $r: propel $name" "$url" 16 10
-    RATIO[$name]+="$(ratio "$RPS" "$CEIL") "; P99S[$name]+="$P99 "
+  for name in "${NAMES[@]}"; do
+    case $name in
+      related) uris=$TMP/related.uris ;;
+      personalComposite) uris=$TMP/personal.uris ;;
+      personalComposite-cold) uris=$TMP/personal-cold.uris ;;
+    esac
+    # h2load reads the URL list with --input-file (it replaces URLs given on the command line).
+    load "round $r: propel $name" "--input-file=$uris" 16 10
+    [ "$OK" = "1.0000" ] || echo "  (not every answer was a 2xx: $name figures are invalid)"
+    RATIO[$name]+="$(ratio "$RPS" "$CEIL") "; P50S[$name]+="$P50 "; P99S[$name]+="$P99 "
   done
 done
 echo
 echo "== summary (medians over $ROUNDS rounds)"
-for name in related personalComposite; do
-  echo "$name: $(median ${RATIO[$name]})% of the ceiling's GET/s (per round: ${RATIO[$name]}; target >= 50%); p99 $(median ${P99S[$name]}) ms (target <= 5 ms)"
+for name in "${NAMES[@]}"; do
+  echo "$name: $(median ${RATIO[$name]})% of the ceiling's GET/s (per round: ${RATIO[$name]}; target >= 50%); p50 $(median ${P50S[$name]}) ms; p99 $(median ${P99S[$name]}) ms (target <= 5 ms)"
 done
