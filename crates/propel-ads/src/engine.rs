@@ -72,6 +72,8 @@ fn content_json(c: &crate::Content) -> String {
 struct Impression {
     partner: i64,
     live: Arc<Live>,
+    content: usize,
+    placement: Arc<str>,
     served_ms: i64,
     viewed: bool,
     clicked: bool,
@@ -140,11 +142,14 @@ pub struct Ask<'a> {
     pub now_ms: i64,
 }
 
-/// A counted view or click, for the store.
+/// A counted view or click, for the store, with the impression it counts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     pub impression_id: String,
     pub campaign_id: String,
+    pub content_id: String,
+    pub placement_id: String,
+    pub served_ms: i64,
     pub kind: EventKind,
     pub price: Nanos,
     pub at_ms: i64,
@@ -458,6 +463,8 @@ impl Engine {
             Impression {
                 partner: ask.partner,
                 live: live.clone(),
+                content,
+                placement: Arc::from(ask.placement.id.as_str()),
                 served_ms: now_ms,
                 viewed: false,
                 clicked: false,
@@ -482,7 +489,7 @@ impl Engine {
         now_ms: i64,
     ) -> Option<Charge> {
         let key = parse_impression_id(impression_id)?;
-        let live = {
+        let (live, content, placement, served_ms) = {
             let mut shard = lock(&self.impressions[shard_of(key)]);
             let imp = shard.get_mut(&key)?;
             if imp.partner != partner || now_ms - imp.served_ms > DAY_MS {
@@ -496,7 +503,12 @@ impl Engine {
                 return None;
             }
             *flag = true;
-            imp.live.clone()
+            (
+                imp.live.clone(),
+                imp.content,
+                imp.placement.clone(),
+                imp.served_ms,
+            )
         };
         let c = &live.campaign;
         let price = match kind {
@@ -507,6 +519,9 @@ impl Engine {
         Some(Charge {
             impression_id: impression_id.to_string(),
             campaign_id: c.id.clone(),
+            content_id: c.contents[content].id.clone(),
+            placement_id: placement.to_string(),
+            served_ms,
             kind,
             price: charged,
             at_ms: now_ms,
@@ -521,6 +536,8 @@ impl Engine {
         impression_id: &str,
         partner: i64,
         campaign_id: &str,
+        content_id: &str,
+        placement_id: &str,
         session: &str,
         served_ms: i64,
         viewed: bool,
@@ -528,6 +545,14 @@ impl Engine {
         now_ms: i64,
     ) {
         let (Some(key), Some(live)) = (parse_impression_id(impression_id), self.get(campaign_id))
+        else {
+            return;
+        };
+        let Some(content) = live
+            .campaign
+            .contents
+            .iter()
+            .position(|c| c.id == content_id)
         else {
             return;
         };
@@ -545,6 +570,8 @@ impl Engine {
                 Impression {
                     partner,
                     live,
+                    content,
+                    placement: Arc::from(placement_id),
                     served_ms,
                     viewed,
                     clicked,

@@ -182,10 +182,30 @@ fn restored_impressions_keep_dedupe_and_caps() {
         json!({"frequencyCap": {"count": 1, "periodHours": 2}}),
     )]);
     let id = format!("{:032x}", 99u128);
-    e.restore_impression(&id, PARTNER, "c", "s", NOW - 1000, true, false, NOW);
+    let content = e.get("c").unwrap().campaign.contents[0].id.clone();
+    e.restore_impression(
+        &id,
+        PARTNER,
+        "c",
+        &content,
+        "pl",
+        "s",
+        NOW - 1000,
+        true,
+        false,
+        NOW,
+    );
     assert!(ask(&e, "s", NOW).is_none());
     assert!(e.count(PARTNER, &id, EventKind::View, NOW).is_none());
-    assert!(e.count(PARTNER, &id, EventKind::Click, NOW).is_some());
+    let click = e.count(PARTNER, &id, EventKind::Click, NOW).unwrap();
+    assert_eq!(
+        (
+            click.content_id,
+            click.placement_id.as_str(),
+            click.served_ms
+        ),
+        (content, "pl", NOW - 1000)
+    );
 }
 
 #[test]

@@ -59,6 +59,8 @@ impl AdsState {
                 &r.id,
                 r.partner,
                 &r.campaign,
+                &r.content,
+                &r.placement,
                 &r.session,
                 r.served_ms,
                 r.viewed,
@@ -112,6 +114,10 @@ impl AdsState {
                     click: kind == AdEvent::Click,
                     price: charge.price,
                     at_ms: charge.at_ms,
+                    campaign: charge.campaign_id,
+                    content: charge.content_id,
+                    placement: charge.placement_id,
+                    served_ms: charge.served_ms,
                 });
                 counted = true;
             }

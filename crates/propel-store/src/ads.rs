@@ -1,5 +1,10 @@
 //! Retail media storage: placements, advertisers, campaigns, and the impression log
 //! written by one writer thread (group commit), so serving never waits on SQLite.
+//!
+//! Each commit stores its served impressions as one `ad_served` row (a line each), the
+//! views and clicks it counts in `ad_counted`, and what both add to the report sums in
+//! `ad_report`: a served impression costs the writer an appended line, not a row in
+//! two B-trees.
 
 use crate::{now_ms, Result, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -24,6 +29,8 @@ pub struct AdImpressionRow {
     pub id: String,
     pub partner: i64,
     pub campaign: String,
+    pub content: String,
+    pub placement: String,
     pub session: String,
     pub served_ms: i64,
     pub viewed: bool,
@@ -53,11 +60,17 @@ pub enum AdWrite {
         session: String,
         served_ms: i64,
     },
+    /// A view or click counted on a served impression (described again, so that the
+    /// count needs no lookup).
     Counted {
         id: String,
         click: bool,
         price: i64,
         at_ms: i64,
+        campaign: String,
+        content: String,
+        placement: String,
+        served_ms: i64,
     },
 }
 
@@ -93,7 +106,71 @@ impl AdWriter {
 
 const MAX_PER_COMMIT: usize = 20_000;
 
-fn write_one(tx: &rusqlite::Transaction<'_>, w: &AdWrite) -> rusqlite::Result<()> {
+/// A report group: (campaign, day of serving, placement, content).
+type GroupKey = (String, i64, String, String);
+
+/// What a batch adds to each report group: served, viewed, clicked, spend.
+type Sums = HashMap<GroupKey, [i64; 4]>;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One commit's served impressions: `ad_served` lines.
+#[derive(Default)]
+struct ServedLog {
+    body: String,
+    first_ms: i64,
+    last_ms: i64,
+}
+
+impl ServedLog {
+    fn push(&mut self, fields: [&str; 6], served_ms: i64) {
+        use std::fmt::Write;
+        if self.body.is_empty() {
+            (self.first_ms, self.last_ms) = (served_ms, served_ms);
+        }
+        self.first_ms = self.first_ms.min(served_ms);
+        self.last_ms = self.last_ms.max(served_ms);
+        for f in fields {
+            // Ids and session ids never hold tabs or line breaks (their rules forbid them).
+            self.body.push_str(f);
+            self.body.push('\t');
+        }
+        let _ = writeln!(self.body, "{served_ms}");
+    }
+}
+
+/// One `ad_served` line back: id, partner, campaign, content, placement, session, served_ms.
+fn parse_served_line(line: &str) -> Option<AdImpressionRow> {
+    let mut f = line.split('\t');
+    let mut next = || f.next();
+    let (id, partner, campaign, content, placement, session, served) = (
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+    );
+    Some(AdImpressionRow {
+        id: id.to_string(),
+        partner: partner.parse().ok()?,
+        campaign: campaign.to_string(),
+        content: content.to_string(),
+        placement: placement.to_string(),
+        session: session.to_string(),
+        served_ms: served.parse().ok()?,
+        viewed: false,
+        clicked: false,
+    })
+}
+
+fn write_one(
+    tx: &rusqlite::Transaction<'_>,
+    w: &AdWrite,
+    log: &mut ServedLog,
+    sums: &mut Sums,
+) -> rusqlite::Result<()> {
     match w {
         AdWrite::Served {
             id,
@@ -104,33 +181,80 @@ fn write_one(tx: &rusqlite::Transaction<'_>, w: &AdWrite) -> rusqlite::Result<()
             session,
             served_ms,
         } => {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO ad_impressions(id, partner, campaign, content, placement, session, served_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![id, partner, campaign, content, placement, session, served_ms])?;
+            log.push(
+                [
+                    id,
+                    &partner.to_string(),
+                    campaign,
+                    content,
+                    placement,
+                    session,
+                ],
+                *served_ms,
+            );
+            let key = (
+                campaign.clone(),
+                served_ms.div_euclid(DAY_MS),
+                placement.clone(),
+                content.clone(),
+            );
+            sums.entry(key).or_default()[0] += 1;
         }
         AdWrite::Counted {
             id,
-            click: false,
+            click,
             price,
             at_ms,
+            campaign,
+            content,
+            placement,
+            served_ms,
         } => {
-            tx.prepare_cached(
-                "UPDATE ad_impressions SET viewed_ms = ?2, view_spend = ?3 WHERE id = ?1 AND viewed_ms IS NULL",
-            )?
-            .execute(params![id, at_ms, price])?;
+            let sql = if *click {
+                "INSERT INTO ad_counted(id, campaign, placement, content, served_ms, clicked_ms, click_spend)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET clicked_ms = excluded.clicked_ms, click_spend = excluded.click_spend
+                 WHERE clicked_ms IS NULL"
+            } else {
+                "INSERT INTO ad_counted(id, campaign, placement, content, served_ms, viewed_ms, view_spend)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET viewed_ms = excluded.viewed_ms, view_spend = excluded.view_spend
+                 WHERE viewed_ms IS NULL"
+            };
+            let counted = tx.prepare_cached(sql)?.execute(params![
+                id, campaign, placement, content, served_ms, at_ms, price
+            ])?;
+            if counted > 0 {
+                let key = (
+                    campaign.clone(),
+                    served_ms.div_euclid(DAY_MS),
+                    placement.clone(),
+                    content.clone(),
+                );
+                let sum = sums.entry(key).or_default();
+                sum[if *click { 2 } else { 1 }] += 1;
+                sum[3] += price;
+            }
         }
-        AdWrite::Counted {
-            id,
-            click: true,
-            price,
-            at_ms,
-        } => {
-            tx.prepare_cached(
-                "UPDATE ad_impressions SET clicked_ms = ?2, click_spend = ?3 WHERE id = ?1 AND clicked_ms IS NULL",
-            )?
-            .execute(params![id, at_ms, price])?;
-        }
+    }
+    Ok(())
+}
+
+fn write_sums(tx: &rusqlite::Transaction<'_>, log: ServedLog, sums: Sums) -> rusqlite::Result<()> {
+    if !log.body.is_empty() {
+        tx.prepare_cached("INSERT INTO ad_served(first_ms, last_ms, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![log.first_ms, log.last_ms, log.body])?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO ad_report(campaign, day, placement, content, served, viewed, clicked, spend)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT DO UPDATE SET served = served + excluded.served, viewed = viewed + excluded.viewed,
+             clicked = clicked + excluded.clicked, spend = spend + excluded.spend",
+    )?;
+    for ((campaign, day, placement, content), [served, viewed, clicked, spend]) in sums {
+        stmt.execute(params![
+            campaign, day, placement, content, served, viewed, clicked, spend
+        ])?;
     }
     Ok(())
 }
@@ -161,11 +285,13 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Message>) {
         let mut flushes = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
+            let (mut log, mut sums) = (ServedLog::default(), Sums::new());
             for m in &batch {
                 if let Message::Write(w) = m {
-                    write_one(&tx, w)?;
+                    write_one(&tx, w, &mut log, &mut sums)?;
                 }
             }
+            write_sums(&tx, log, sums)?;
             tx.commit()
         })();
         if let Err(e) = result {
@@ -272,11 +398,9 @@ impl Store {
     pub fn campaign_totals(&self, day_start_ms: i64) -> Result<HashMap<String, AdTotals>> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
-            "SELECT campaign, COUNT(*), COUNT(viewed_ms), COUNT(clicked_ms), SUM(view_spend + click_spend),
-                    SUM(CASE WHEN viewed_ms >= ?1 THEN view_spend ELSE 0 END) + SUM(CASE WHEN clicked_ms >= ?1 THEN click_spend ELSE 0 END)
-             FROM ad_impressions GROUP BY campaign",
+            "SELECT campaign, SUM(served), SUM(viewed), SUM(clicked), SUM(spend) FROM ad_report GROUP BY campaign",
         )?;
-        let rows = stmt.query_map([day_start_ms], |r| {
+        let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 AdTotals {
@@ -284,35 +408,78 @@ impl Store {
                     views: r.get::<_, i64>(2)? as u64,
                     clicks: r.get::<_, i64>(3)? as u64,
                     spent: r.get(4)?,
-                    day_spent: r.get(5)?,
+                    day_spent: 0,
                 },
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        let mut totals = rows.collect::<rusqlite::Result<HashMap<_, _>>>()?;
+        // A view or click counts within a day of serving: today's charges are on
+        // impressions served since yesterday's start.
+        let mut stmt = conn.prepare(
+            "SELECT campaign, SUM(CASE WHEN viewed_ms >= ?1 THEN view_spend ELSE 0 END) + SUM(CASE WHEN clicked_ms >= ?1 THEN click_spend ELSE 0 END)
+             FROM ad_counted WHERE served_ms >= ?2 GROUP BY campaign",
+        )?;
+        let mut rows = stmt.query([day_start_ms, day_start_ms - DAY_MS])?;
+        while let Some(r) = rows.next()? {
+            let campaign: String = r.get(0)?;
+            totals.entry(campaign).or_default().day_spent = r.get(1)?;
+        }
+        Ok(totals)
     }
 
-    /// Impressions served at or after `since_ms`, oldest first.
+    /// Impressions served at or after `since_ms` (in no particular order), with whether
+    /// their view and click were counted.
     pub fn recent_impressions(
         &self,
         since_ms: i64,
         mut f: impl FnMut(AdImpressionRow),
     ) -> Result<()> {
         let conn = self.reader()?;
+        let mut counted: HashMap<String, (bool, bool)> = HashMap::new();
         let mut stmt = conn.prepare(
-            "SELECT id, partner, campaign, session, served_ms, viewed_ms IS NOT NULL, clicked_ms IS NOT NULL
-             FROM ad_impressions WHERE served_ms >= ?1 ORDER BY served_ms",
+            "SELECT id, viewed_ms IS NOT NULL, clicked_ms IS NOT NULL FROM ad_counted WHERE served_ms >= ?1",
         )?;
         let mut rows = stmt.query([since_ms])?;
         while let Some(r) = rows.next()? {
-            f(AdImpressionRow {
+            counted.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+        }
+        let mut with_counts = |mut row: AdImpressionRow| {
+            if let Some((viewed, clicked)) = counted.get(&row.id) {
+                row.viewed |= viewed;
+                row.clicked |= clicked;
+            }
+            f(row)
+        };
+        // Served before the batched log existed.
+        let mut stmt = conn.prepare(
+            "SELECT id, partner, campaign, content, placement, session, served_ms, viewed_ms IS NOT NULL, clicked_ms IS NOT NULL
+             FROM ad_impressions WHERE served_ms >= ?1",
+        )?;
+        let mut rows = stmt.query([since_ms])?;
+        while let Some(r) = rows.next()? {
+            with_counts(AdImpressionRow {
                 id: r.get(0)?,
                 partner: r.get(1)?,
                 campaign: r.get(2)?,
-                session: r.get(3)?,
-                served_ms: r.get(4)?,
-                viewed: r.get(5)?,
-                clicked: r.get(6)?,
+                content: r.get(3)?,
+                placement: r.get(4)?,
+                session: r.get(5)?,
+                served_ms: r.get(6)?,
+                viewed: r.get(7)?,
+                clicked: r.get(8)?,
             });
+        }
+        let mut stmt = conn.prepare("SELECT body FROM ad_served WHERE last_ms >= ?1")?;
+        let mut rows = stmt.query([since_ms])?;
+        while let Some(r) = rows.next()? {
+            let body: String = r.get(0)?;
+            for line in body.lines() {
+                match parse_served_line(line) {
+                    Some(row) if row.served_ms >= since_ms => with_counts(row),
+                    Some(_) => {}
+                    None => tracing::error!("unreadable served impression line; skipped"),
+                }
+            }
         }
         Ok(())
     }
@@ -320,9 +487,8 @@ impl Store {
     pub fn campaign_report(&self, campaign: &str) -> Result<Vec<AdReportRow>> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(
-            "SELECT strftime('%Y-%m-%d', served_ms / 1000, 'unixepoch') AS day, placement, content,
-                    COUNT(*), COUNT(viewed_ms), COUNT(clicked_ms), SUM(view_spend + click_spend)
-             FROM ad_impressions WHERE campaign = ?1 GROUP BY day, placement, content",
+            "SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), placement, content, served, viewed, clicked, spend
+             FROM ad_report WHERE campaign = ?1",
         )?;
         let rows = stmt.query_map([campaign], |r| {
             Ok(AdReportRow {
@@ -368,6 +534,10 @@ mod tests {
                 click: false,
                 price: 5,
                 at_ms: 2_000,
+                campaign: "c".into(),
+                content: "c-1".into(),
+                placement: "p".into(),
+                served_ms: 1_000,
             });
         }
         w.flush().await.unwrap();
@@ -376,8 +546,25 @@ mod tests {
         let report = store.campaign_report("c").unwrap();
         assert_eq!(report.len(), 1);
         assert_eq!(report[0].day, "1970-01-01");
-        let mut n = 0;
-        store.recent_impressions(0, |_| n += 1).unwrap();
-        assert_eq!(n, 3);
+        let mut rows = Vec::new();
+        store.recent_impressions(0, |r| rows.push(r)).unwrap();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            (rows[0].id.as_str(), rows[0].viewed, rows[0].clicked),
+            ("i0", true, false)
+        );
+        assert_eq!(
+            (
+                rows[1].session.as_str(),
+                rows[1].placement.as_str(),
+                rows[1].content.as_str()
+            ),
+            ("s", "p", "c-1")
+        );
+        assert!(!rows[1].viewed);
+        let mut late = 0;
+        store.recent_impressions(1_001, |_| late += 1).unwrap();
+        assert_eq!(late, 0);
     }
 }

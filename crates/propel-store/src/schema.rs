@@ -215,6 +215,52 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX ad_impressions_by_campaign ON ad_impressions(campaign, served_ms);
     CREATE INDEX ad_impressions_by_time ON ad_impressions(served_ms);
     "#,
+    // 6: retail media, cheaper to write. Served impressions are stored as one row per
+    // writer commit (`body`: one line per impression, tab-separated: id, partner,
+    // campaign, content, placement, session, served_ms), counted views and clicks in
+    // their own table, reports as sums per (campaign, UTC day of serving, placement,
+    // content) updated in the same transaction. `ad_impressions` keeps what was served
+    // before and is only read from now on (its rows are summed into the report here).
+    r#"
+    CREATE TABLE ad_report (
+        campaign TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        placement TEXT NOT NULL,
+        content TEXT NOT NULL,
+        served INTEGER NOT NULL DEFAULT 0,
+        viewed INTEGER NOT NULL DEFAULT 0,
+        clicked INTEGER NOT NULL DEFAULT 0,
+        spend INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign, day, placement, content)
+    ) WITHOUT ROWID;
+    INSERT INTO ad_report(campaign, day, placement, content, served, viewed, clicked, spend)
+        SELECT campaign, served_ms / 86400000, placement, content, COUNT(*), COUNT(viewed_ms),
+               COUNT(clicked_ms), SUM(view_spend + click_spend)
+        FROM ad_impressions GROUP BY campaign, served_ms / 86400000, placement, content;
+    CREATE TABLE ad_served (
+        batch INTEGER PRIMARY KEY,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX ad_served_by_time ON ad_served(last_ms);
+    CREATE TABLE ad_counted (
+        id TEXT PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        placement TEXT NOT NULL,
+        content TEXT NOT NULL,
+        served_ms INTEGER NOT NULL,
+        viewed_ms INTEGER,
+        view_spend INTEGER NOT NULL DEFAULT 0,
+        clicked_ms INTEGER,
+        click_spend INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX ad_counted_by_time ON ad_counted(served_ms);
+    INSERT INTO ad_counted(id, campaign, placement, content, served_ms, viewed_ms, view_spend, clicked_ms, click_spend)
+        SELECT id, campaign, placement, content, served_ms, viewed_ms, view_spend, clicked_ms, click_spend
+        FROM ad_impressions WHERE viewed_ms IS NOT NULL OR clicked_ms IS NOT NULL;
+    DROP INDEX ad_impressions_by_campaign;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
