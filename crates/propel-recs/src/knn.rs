@@ -19,8 +19,8 @@ use crate::cooc::Prepared;
 /// (as an entry of a map would).
 #[derive(Default)]
 pub(crate) struct Acc {
-    val: Vec<f32>,
-    stamp: Vec<u32>,
+    /// (generation stamp, value) per id: one cache line per access.
+    slots: Vec<(u32, f32)>,
     gen: u32,
     /// Ids present, in first-touch order.
     pub touched: Vec<u32>,
@@ -29,13 +29,12 @@ pub(crate) struct Acc {
 impl Acc {
     /// Empties the accumulator for ids `0..n`.
     pub fn reset(&mut self, n: usize) {
-        if self.val.len() < n {
-            self.val.resize(n, 0.0);
-            self.stamp.resize(n, 0);
+        if self.slots.len() < n {
+            self.slots.resize(n, (0, 0.0));
         }
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.slots.iter_mut().for_each(|s| s.0 = 0);
             self.gen = 1;
         }
         self.touched.clear();
@@ -43,35 +42,30 @@ impl Acc {
 
     #[inline]
     pub fn add(&mut self, id: u32, w: f32) {
-        let i = id as usize;
-        if self.stamp[i] != self.gen {
-            self.stamp[i] = self.gen;
-            self.val[i] = 0.0;
+        let slot = &mut self.slots[id as usize];
+        if slot.0 != self.gen {
+            *slot = (self.gen, 0.0);
             self.touched.push(id);
         }
-        self.val[i] += w;
+        slot.1 += w;
     }
 
     /// Sets the value, adding the id if absent.
     #[inline]
     pub fn set(&mut self, id: u32, w: f32) {
-        let i = id as usize;
-        if self.stamp[i] != self.gen {
-            self.stamp[i] = self.gen;
+        let slot = &mut self.slots[id as usize];
+        if slot.0 != self.gen {
             self.touched.push(id);
         }
-        self.val[i] = w;
+        *slot = (self.gen, w);
     }
 
     #[inline]
     pub fn get(&self, id: u32) -> Option<f32> {
-        let i = id as usize;
-        (self.stamp.get(i) == Some(&self.gen)).then(|| self.val[i])
-    }
-
-    #[inline]
-    pub fn contains(&self, id: u32) -> bool {
-        self.stamp.get(id as usize) == Some(&self.gen)
+        self.slots
+            .get(id as usize)
+            .filter(|s| s.0 == self.gen)
+            .map(|s| s.1)
     }
 
     /// Divides every value by the largest one (when positive).
@@ -79,21 +73,56 @@ impl Acc {
         let max = self
             .touched
             .iter()
-            .fold(0.0f32, |a, &i| a.max(self.val[i as usize]));
+            .fold(0.0f32, |a, &i| a.max(self.slots[i as usize].1));
         if max > 0.0 {
             for &i in &self.touched {
-                self.val[i as usize] /= max;
+                self.slots[i as usize].1 /= max;
             }
         }
     }
 
     /// (id, value) of every present id, in first-touch order.
     pub fn entries(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.touched.iter().map(|&i| (i, self.val[i as usize]))
+        self.touched.iter().map(|&i| (i, self.slots[i as usize].1))
     }
 
     pub fn len(&self) -> usize {
         self.touched.len()
+    }
+}
+
+/// Per candidate session: (generation stamp, dot product with the current
+/// session, last position in it of an item of the current session).
+#[derive(Default)]
+struct Dots {
+    slots: Vec<(u32, f32, u32)>,
+    gen: u32,
+    touched: Vec<u32>,
+}
+
+impl Dots {
+    fn reset(&mut self, n: usize) {
+        if self.slots.len() < n {
+            self.slots.resize(n, (0, 0.0, 0));
+        }
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            self.slots.iter_mut().for_each(|s| s.0 = 0);
+            self.gen = 1;
+        }
+        self.touched.clear();
+    }
+
+    #[inline]
+    fn add(&mut self, sid: u32, w: f32, pos: u32) {
+        let slot = &mut self.slots[sid as usize];
+        if slot.0 != self.gen {
+            *slot = (self.gen, w, pos);
+            self.touched.push(sid);
+        } else {
+            slot.1 += w;
+            slot.2 = slot.2.max(pos);
+        }
     }
 }
 
@@ -102,10 +131,10 @@ impl Acc {
 pub(crate) struct Scratch {
     /// Position weight of each distinct item of the current session.
     pos: Acc,
-    /// Dot product with the current session, per candidate session.
-    dots: Acc,
-    /// Candidate sessions with their similarity.
-    cands: Vec<(u32, f32)>,
+    /// Dot products and anchors of the candidate sessions.
+    dots: Dots,
+    /// Candidate sessions with their similarity and anchor.
+    cands: Vec<(u32, f32, u32)>,
     /// Item scores (the answer of [`SessionIndex::score`]).
     pub scores: Acc,
     /// A second item accumulator for callers (sequential rules).
@@ -135,13 +164,11 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 /// Indexed past sessions; session ids grow with recency (end time).
 pub(crate) struct SessionIndex {
     cfg: KnnConfig,
-    /// Item sequences (consecutive repeats removed), flattened; session `s`
-    /// is `items[starts[s]..starts[s + 1]]`.
-    items: Vec<u32>,
-    starts: Vec<u32>,
-    /// Per session, its distinct items each at its last position, last
-    /// first (the order STAN scores them in); same `starts`-like layout.
-    last: Vec<(u32, u32)>,
+    /// Per session, its distinct items each at its last position in the
+    /// session's sequence (consecutive repeats removed) with its weighted
+    /// idf, last first (the order STAN scores them in), flattened: session
+    /// `s` is `last[last_starts[s]..last_starts[s + 1]]`.
+    last: Vec<(u32, u32, f32)>,
     last_starts: Vec<u32>,
     /// Per session: recency decay / sqrt(distinct items). The decay is taken
     /// from the newest session's end, not from the request time: the two
@@ -149,10 +176,9 @@ pub(crate) struct SessionIndex {
     /// top-k choice nor the normalised scores see, and the newest data never
     /// decays to nothing (f32) however old it is.
     factor: Vec<f32>,
-    /// Per item: session ids, most recent first, at most `sample_per_item`.
-    postings: Vec<Vec<u32>>,
-    /// Per item: ln(sessions / sessions with the item) ^ idf.
-    idf_w: Vec<f32>,
+    /// Per item: (session id, the item's last position in it), most recent
+    /// session first, at most `sample_per_item`.
+    postings: Vec<Vec<(u32, u32)>>,
     /// exp(-d / lambda_item) by distance d.
     item_decay: Vec<f32>,
 }
@@ -160,44 +186,34 @@ pub(crate) struct SessionIndex {
 impl SessionIndex {
     /// `sessions` must be ordered by end time, oldest first.
     pub fn build(sessions: &[Prepared], n_items: usize, cfg: &KnnConfig) -> Self {
-        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+        let mut postings: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_items];
         let mut df = vec![0u32; n_items];
         let total: usize = sessions.iter().map(|s| s.seq.len()).sum();
-        let mut items = Vec::with_capacity(total);
-        let mut starts = Vec::with_capacity(sessions.len() + 1);
-        let mut last = Vec::with_capacity(total);
+        let mut last_pos: Vec<(u32, u32)> = Vec::with_capacity(total);
         let mut last_starts = Vec::with_capacity(sessions.len() + 1);
         let mut factor = Vec::with_capacity(sessions.len());
         let newest = sessions.iter().map(|s| s.end_ms).max().unwrap_or(0);
         let day_ms = 86_400_000.0;
-        let mut uniq: Vec<u32> = Vec::new();
         let mut max_len = 1;
-        starts.push(0);
         last_starts.push(0);
         for (sid, s) in sessions.iter().enumerate() {
-            uniq.clear();
-            uniq.extend_from_slice(&s.seq);
-            uniq.sort_unstable();
-            uniq.dedup();
-            for &it in &uniq {
-                if let Some(p) = postings.get_mut(it as usize) {
-                    p.push(sid as u32);
+            let from = last_pos.len();
+            for (p, &it) in s.seq.iter().enumerate().rev() {
+                if !last_pos[from..].iter().any(|&(x, _)| x == it) {
+                    last_pos.push((it, p as u32));
+                }
+            }
+            for &(it, p) in &last_pos[from..] {
+                if let Some(list) = postings.get_mut(it as usize) {
+                    list.push((sid as u32, p));
                 }
                 if let Some(d) = df.get_mut(it as usize) {
                     *d += 1;
                 }
             }
-            items.extend_from_slice(&s.seq);
-            starts.push(items.len() as u32);
-            let from = last.len();
-            for (p, &it) in s.seq.iter().enumerate().rev() {
-                if !last[from..].iter().any(|&(x, _)| x == it) {
-                    last.push((it, p as u32));
-                }
-            }
-            last_starts.push(last.len() as u32);
+            last_starts.push(last_pos.len() as u32);
             max_len = max_len.max(s.seq.len());
-            let len = uniq.len().max(1) as f64;
+            let len = (last_pos.len() - from).max(1) as f64;
             let mut f = 1.0 / len.sqrt();
             if cfg.lambda_days > 0.0 {
                 let age = (newest - s.end_ms).max(0) as f64;
@@ -211,7 +227,7 @@ impl SessionIndex {
             p.shrink_to_fit();
         }
         let n = sessions.len().max(1) as f32;
-        let idf_w = df
+        let idf_w: Vec<f32> = df
             .iter()
             .map(|&d| {
                 if cfg.idf > 0.0 {
@@ -220,6 +236,10 @@ impl SessionIndex {
                     1.0
                 }
             })
+            .collect();
+        let last = last_pos
+            .into_iter()
+            .map(|(it, p)| (it, p, idf_w.get(it as usize).copied().unwrap_or(1.0)))
             .collect();
         let item_decay = (0..=max_len)
             .map(|d| {
@@ -232,13 +252,10 @@ impl SessionIndex {
             .collect();
         SessionIndex {
             cfg: cfg.clone(),
-            items,
-            starts,
             last,
             last_starts,
             factor,
             postings,
-            idf_w,
             item_decay,
         }
     }
@@ -247,11 +264,7 @@ impl SessionIndex {
         self.postings.len()
     }
 
-    fn seq(&self, sid: usize) -> &[u32] {
-        &self.items[self.starts[sid] as usize..self.starts[sid + 1] as usize]
-    }
-
-    fn last_items(&self, sid: usize) -> &[(u32, u32)] {
+    fn last_items(&self, sid: usize) -> &[(u32, u32, f32)] {
         &self.last[self.last_starts[sid] as usize..self.last_starts[sid + 1] as usize]
     }
 
@@ -281,13 +294,19 @@ impl SessionIndex {
             return;
         }
         let norm_cur: f32 = s.pos.entries().map(|(_, w)| w * w).sum::<f32>().sqrt();
-        // Dot products with every candidate session in one pass over postings.
+        // Dot products with every candidate session in one pass over postings;
+        // the neighbour's last item shared with the current session anchors
+        // distances (the greatest last position of a shared item).
         for (it, w) in s.pos.entries() {
-            for &sid in &self.postings[it as usize] {
-                s.dots.add(sid, w);
+            for &(sid, p) in &self.postings[it as usize] {
+                s.dots.add(sid, w, p);
             }
         }
-        s.cands.extend(s.dots.entries());
+        let dots = &s.dots;
+        s.cands.extend(dots.touched.iter().map(|&sid| {
+            let slot = dots.slots[sid as usize];
+            (sid, slot.1, slot.2)
+        }));
         if s.cands.len() > cfg.sample {
             // Most recent `sample` candidates: ids follow recency.
             s.cands
@@ -302,19 +321,11 @@ impl SessionIndex {
                 .select_nth_unstable_by(cfg.k, |a, b| b.1.total_cmp(&a.1));
             s.cands.truncate(cfg.k);
         }
-        for &(sid, sim) in &s.cands {
-            let sid = sid as usize;
-            // The neighbour's last item shared with the current session anchors distances.
-            let anchor = self
-                .seq(sid)
-                .iter()
-                .rposition(|&i| s.pos.contains(i))
-                .unwrap_or(0);
+        for &(sid, sim, anchor) in &s.cands {
             // Each item once per neighbour, at its last position (as STAN).
-            for &(it, p) in self.last_items(sid) {
-                let d = (p as usize).abs_diff(anchor);
-                let w = sim * self.item_decay[d] * self.idf_w[it as usize];
-                s.scores.add(it, w);
+            for &(it, p, idf) in self.last_items(sid as usize) {
+                let d = p.abs_diff(anchor) as usize;
+                s.scores.add(it, sim * self.item_decay[d] * idf);
             }
         }
     }
