@@ -2,6 +2,7 @@
 //! tracks line and column of what its consumer has read, for problems and errors.
 
 use encoding_rs::{CoderResult, Decoder, Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use std::cell::Cell;
 use std::io::{self, BufRead, Read};
 
 /// How much of the feed's start is searched for the XML declaration.
@@ -35,8 +36,9 @@ pub(crate) struct DecodingReader<R> {
     out_pos: usize,
     out_len: usize,
     finished: bool,
-    /// Position of everything counted so far; never behind `prev_start`.
-    pos: Pos,
+    /// Position of everything counted so far; never behind `prev_start`. A `Cell`, so
+    /// that positions can be asked while the caller borrows the decoded text.
+    pos: Cell<Pos>,
 }
 
 impl<R: BufRead> DecodingReader<R> {
@@ -57,11 +59,11 @@ impl<R: BufRead> DecodingReader<R> {
             out_pos: 0,
             out_len: 0,
             finished: false,
-            pos: Pos {
+            pos: Cell::new(Pos {
                 offset: 0,
                 line: 1,
                 col: 0,
-            },
+            }),
         })
     }
 
@@ -70,19 +72,38 @@ impl<R: BufRead> DecodingReader<R> {
     }
 
     /// The position of a consumed offset; no offset before it will be asked again.
-    pub fn checkpoint(&mut self, offset: u64) -> Pos {
-        let mut pos = self.pos;
+    pub fn checkpoint(&self, offset: u64) -> Pos {
+        let mut pos = self.pos.get();
         self.fold(&mut pos, offset);
-        self.pos = pos;
+        self.pos.set(pos);
         pos
     }
 
     /// The position of a consumed offset; exact unless it lies before the last
     /// checkpoint or more than one buffer back (then the nearest known one).
     pub fn position_at(&self, offset: u64) -> Pos {
-        let mut pos = self.pos;
+        let mut pos = self.pos.get();
         self.fold(&mut pos, offset);
         pos
+    }
+
+    /// The decoded text not consumed yet in the current buffer (empty: call [`Self::fill`]).
+    pub fn available(&self) -> &[u8] {
+        &self.out[self.out_pos..self.out_len]
+    }
+
+    /// Decodes the next buffer when the current one is consumed; afterwards
+    /// [`Self::available`] is empty only at the end of the feed.
+    pub fn fill(&mut self) -> io::Result<()> {
+        if self.out_pos >= self.out_len {
+            self.refill()?;
+        }
+        Ok(())
+    }
+
+    /// The offset in the decoded stream of the first byte not consumed.
+    pub fn consumed(&self) -> u64 {
+        self.out_start + self.out_pos as u64
     }
 
     /// Moves `pos` forward to `offset` (at most to what was consumed).
@@ -103,18 +124,20 @@ impl<R: BufRead> DecodingReader<R> {
 
     fn refill(&mut self) -> io::Result<()> {
         // `prev` is about to be overwritten: count what of it is not counted yet.
-        let mut pos = self.pos;
+        let mut pos = self.pos.get();
         self.fold(&mut pos, self.out_start);
-        self.pos = pos;
+        self.pos.set(pos);
         std::mem::swap(&mut self.out, &mut self.prev);
         self.prev_start = self.out_start;
         self.prev_len = self.out_len;
         self.out_start += self.out_len as u64;
         self.out_pos = 0;
         self.out_len = 0;
-        if self.pos.offset < self.prev_start {
+        if self.pos.get().offset < self.prev_start {
             // Nothing of the old `prev` may stay uncounted (cannot happen: folded above).
-            self.pos.offset = self.prev_start;
+            let mut pos = self.pos.get();
+            pos.offset = self.prev_start;
+            self.pos.set(pos);
         }
         while self.out_len == 0 && !self.finished {
             let from_head = self.head_pos < self.head.len();
@@ -151,10 +174,8 @@ impl<R: BufRead> Read for DecodingReader<R> {
 
 impl<R: BufRead> BufRead for DecodingReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.out_pos >= self.out_len {
-            self.refill()?;
-        }
-        Ok(&self.out[self.out_pos..self.out_len])
+        self.fill()?;
+        Ok(self.available())
     }
 
     fn consume(&mut self, amt: usize) {

@@ -8,6 +8,7 @@
 mod offer;
 mod parser;
 mod values;
+mod xml;
 
 pub use values::{parse_id, parse_price, MAX_ID};
 

@@ -33,35 +33,35 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    pub fn of_offer(name: &str) -> Option<Field> {
+    pub fn of_offer(name: &[u8]) -> Option<Field> {
         Some(match name {
-            "url" => Field::Url,
-            "price" => Field::Price,
-            "oldprice" => Field::OldPrice,
-            "name" => Field::Name,
-            "vendor" => Field::Vendor,
-            "model" => Field::Model,
-            "typePrefix" => Field::TypePrefix,
-            "description" => Field::Description,
-            "categoryId" => Field::CategoryId,
-            "picture" => Field::Picture,
-            "param" => Field::Param,
-            "author" => Field::Author,
-            "artist" => Field::Artist,
-            "title" => Field::Title,
+            b"url" => Field::Url,
+            b"price" => Field::Price,
+            b"oldprice" => Field::OldPrice,
+            b"name" => Field::Name,
+            b"vendor" => Field::Vendor,
+            b"model" => Field::Model,
+            b"typePrefix" => Field::TypePrefix,
+            b"description" => Field::Description,
+            b"categoryId" => Field::CategoryId,
+            b"picture" => Field::Picture,
+            b"param" => Field::Param,
+            b"author" => Field::Author,
+            b"artist" => Field::Artist,
+            b"title" => Field::Title,
             _ => return None,
         })
     }
 
-    pub fn of_stock(name: &str) -> Option<Field> {
+    pub fn of_stock(name: &[u8]) -> Option<Field> {
         Some(match name {
-            "available" => Field::Available,
-            "price" => Field::Price,
-            "oldprice" => Field::OldPrice,
-            "name" => Field::Name,
-            "description" => Field::Description,
-            "url" => Field::Url,
-            "picture" => Field::Picture,
+            b"available" => Field::Available,
+            b"price" => Field::Price,
+            b"oldprice" => Field::OldPrice,
+            b"name" => Field::Name,
+            b"description" => Field::Description,
+            b"url" => Field::Url,
+            b"picture" => Field::Picture,
             _ => return None,
         })
     }

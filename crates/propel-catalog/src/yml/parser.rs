@@ -1,13 +1,12 @@
 //! The event loop: quick-xml events over the transcoded stream, read into offers.
 
 use super::offer::{Field, Note, OfferDraft, StockDraft};
-use super::values::{one_line, parse_id, resolve_entity, MAX_ID};
+use super::values::{one_line, parse_id, MAX_ID};
+use super::xml::{self, Scan, Token};
 use super::{DuplicateTracker, FeedError, FeedSink, FeedSummary, ParseOptions, Problem};
 use crate::decode::{DecodingReader, Pos};
 use crate::model::Category;
 use crate::tree::CategoryTree;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
@@ -77,6 +76,8 @@ struct Parser<'a, F> {
     param: (Option<String>, Option<String>),
     duplicates: Option<DuplicateTracker>,
     notes: Vec<Note>,
+    /// The last text ended with `\r` (the next may begin with the `\n` of its line end).
+    cr_before: bool,
 }
 
 pub(crate) fn run<R: BufRead, F: FeedSink>(
@@ -84,7 +85,7 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
     options: &ParseOptions,
     sink: &mut F,
 ) -> Result<FeedSummary, FeedError> {
-    let decoder = DecodingReader::new(reader).map_err(|e| FeedError {
+    let mut src = DecodingReader::new(reader).map_err(|e| FeedError {
         line: 1,
         column: 1,
         message: format!("cannot read the feed: {e}"),
@@ -93,7 +94,7 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
         options,
         sink,
         summary: FeedSummary {
-            encoding: decoder.encoding().name().to_owned(),
+            encoding: src.encoding().name().to_owned(),
             ..Default::default()
         },
         stack: Vec::new(),
@@ -107,66 +108,142 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
         param: (None, None),
         duplicates: options.detect_duplicates.then(DuplicateTracker::new),
         notes: Vec::new(),
+        cr_before: false,
     };
-    let mut xml = Reader::from_reader(decoder);
-    xml.config_mut().allow_dangling_amp = true; // shops leave raw `&` in URLs
-    let mut buf = Vec::with_capacity(4096);
+    // Open elements' names, back to back; `name_ends[i]` ends the i-th.
+    let mut names: Vec<u8> = Vec::with_capacity(256);
+    let mut name_ends: Vec<usize> = Vec::with_capacity(16);
+    // A token that straddles two decoded buffers, copied whole.
+    let mut scratch: Vec<u8> = Vec::new();
     let mut seen_root = false;
+    let read_error = |src: &DecodingReader<R>, e: std::io::Error| {
+        let pos = src.position_at(src.consumed());
+        error_at(pos, format!("cannot read the feed: {e}"))
+    };
     loop {
-        buf.clear();
-        let at = xml.buffer_position();
-        let event = match xml.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => {
-                let pos = xml.get_ref().position_at(xml.error_position());
-                return Err(error_at(pos, e.to_string()));
+        src.fill().map_err(|e| read_error(&src, e))?;
+        let at = src.consumed();
+        let avail = src.available();
+        if avail.is_empty() {
+            let end = src.position_at(at);
+            if !p.stack.is_empty() {
+                let msg = format!(
+                    "unexpected end of feed: {} element(s) not closed",
+                    p.stack.len()
+                );
+                return Err(error_at(end, msg));
+            }
+            if !seen_root {
+                return Err(error_at(end, "no root element: the feed is empty".into()));
+            }
+            break;
+        }
+        let (token, len, straddles) = match xml::scan(avail, false) {
+            Scan::Token(t, n) => (t, n, false),
+            Scan::Bad(why) => return Err(error_at(src.position_at(at), why.into())),
+            Scan::More => {
+                // Gather the token across buffers; only what belongs to it is consumed.
+                scratch.clear();
+                scratch.extend_from_slice(avail);
+                let n = avail.len();
+                src.consume(n);
+                loop {
+                    src.fill().map_err(|e| read_error(&src, e))?;
+                    let more = src.available();
+                    let old = scratch.len();
+                    scratch.extend_from_slice(more);
+                    match xml::scan(&scratch, more.is_empty()) {
+                        // A token never ends before what was gathered (see `xml::scan`).
+                        Scan::Token(t, n) if n >= old => {
+                            scratch.truncate(n);
+                            src.consume(n - old);
+                            break (t, n, true);
+                        }
+                        Scan::Token(..) => {
+                            let why = "internal error: token split across buffers";
+                            return Err(error_at(src.position_at(at), why.into()));
+                        }
+                        Scan::Bad(why) => {
+                            return Err(error_at(src.position_at(at), why.into()));
+                        }
+                        Scan::More => {
+                            let n = more.len();
+                            src.consume(n);
+                        }
+                    }
+                }
             }
         };
-        match event {
-            Event::Start(e) => {
-                seen_root = true;
-                p.start(&e, at, xml.get_mut())?;
+        let bytes: &[u8] = if straddles {
+            &scratch
+        } else {
+            &src.available()[..len]
+        };
+        let fail = |why: &str| error_at(src.position_at(at), why.to_owned());
+        match token {
+            Token::Text => {
+                if p.capture.is_some() {
+                    p.push_raw_text(bytes);
+                } else {
+                    p.cr_before = false;
+                }
             }
-            Event::Empty(e) => {
+            Token::Start { empty } => {
                 seen_root = true;
-                p.start(&e, at, xml.get_mut())?;
-                p.end(xml.get_ref());
+                p.cr_before = false;
+                let (name, attrs) = xml::split_start(bytes, empty).map_err(fail)?;
+                names.extend_from_slice(name);
+                name_ends.push(names.len());
+                p.start(name, attrs, at, &src).map_err(fail)?;
+                if empty {
+                    p.end(&src);
+                    name_ends.pop();
+                    names.truncate(name_ends.last().copied().unwrap_or(0));
+                }
             }
-            Event::End(_) => {
-                p.end(xml.get_ref());
+            Token::End => {
+                p.cr_before = false;
+                let name = xml::end_name(bytes);
+                let open_from = match name_ends.len() {
+                    0 => return Err(fail("end tag without a start tag")),
+                    n if n >= 2 => name_ends[n - 2],
+                    _ => 0,
+                };
+                if &names[open_from..] != name {
+                    let open = String::from_utf8_lossy(&names[open_from..]);
+                    let why = format!(
+                        "end tag '{}' does not match the open element '{open}'",
+                        String::from_utf8_lossy(name)
+                    );
+                    return Err(fail(&why));
+                }
+                names.truncate(open_from);
+                name_ends.pop();
+                p.end(&src);
                 if p.sink.stopped() {
                     return Ok(p.summary);
                 }
             }
-            Event::Text(t) if p.capture.is_some() => p.push_text(&t.xml10_content()),
-            Event::CData(t) if p.capture.is_some() => p.push_text(&t.into_inner()),
-            Event::GeneralRef(r) if p.capture.is_some() => {
-                let raw = r.into_inner();
-                let r = quick_xml::events::BytesRef::new(raw.as_ref());
-                match r.resolve_char_ref() {
-                    Ok(Some(c)) => p.push_text(c.encode_utf8(&mut [0; 4])),
-                    Ok(None) => match resolve_entity(&raw) {
-                        Some(s) => p.push_text(s),
+            Token::CData => {
+                p.cr_before = false;
+                if p.capture.is_some() {
+                    p.push_raw_text(&bytes[9..bytes.len() - 3]);
+                }
+            }
+            Token::Ref => {
+                p.cr_before = false;
+                if p.capture.is_some() {
+                    let raw = xml::utf8(&bytes[1..bytes.len() - 1]);
+                    match xml::resolve_reference(&raw) {
+                        Some(r) => p.push_text(r.as_str()),
                         None => p.push_text(&format!("&{raw};")),
-                    },
-                    Err(_) => p.push_text(&format!("&{raw};")),
+                    }
                 }
             }
-            Event::Eof => {
-                let end = xml.get_ref().position_at(xml.buffer_position());
-                if !p.stack.is_empty() {
-                    let msg = format!(
-                        "unexpected end of feed: {} element(s) not closed",
-                        p.stack.len()
-                    );
-                    return Err(error_at(end, msg));
-                }
-                if !seen_root {
-                    return Err(error_at(end, "no root element: the feed is empty".into()));
-                }
-                break;
-            }
-            _ => {}
+            Token::Skip => p.cr_before = false,
+        }
+        if !straddles {
+            src.consume(len);
         }
     }
     Ok(p.summary)
@@ -180,32 +257,26 @@ fn error_at(pos: Pos, message: String) -> FeedError {
     }
 }
 
-fn attrs(e: &BytesStart<'_>) -> Result<Attrs, String> {
-    if e.attributes_raw().trim().is_empty() {
-        return Ok(Attrs::default()); // most elements: skip the iterator
-    }
+fn attrs(raw: &[u8]) -> Result<Attrs, &'static str> {
     let mut out = Attrs::default();
-    for a in e.attributes() {
-        let a = a.map_err(|err| format!("bad attribute: {err}"))?;
-        // An undeclared entity in a value is kept as written rather than failing the feed.
-        let value = a
-            .normalized_value_with(XmlVersion::Implicit1_0, 4, resolve_entity)
-            .unwrap_or_else(|_| a.value.clone())
-            .into_owned();
-        let key = a.key.0;
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(out); // most elements: skip the iterator
+    }
+    for a in xml::Attributes::new(raw) {
+        let (key, value) = a?;
         let slot = match key {
-            "id" => &mut out.id,
-            "group_id" | "groupId" => &mut out.group,
-            "available" => &mut out.available,
-            "type" => &mut out.kind,
-            "name" => &mut out.name,
-            "unit" => &mut out.unit,
-            k if k.eq_ignore_ascii_case("parentid") || k.eq_ignore_ascii_case("parent_id") => {
+            b"id" => &mut out.id,
+            b"group_id" | b"groupId" => &mut out.group,
+            b"available" => &mut out.available,
+            b"type" => &mut out.kind,
+            b"name" => &mut out.name,
+            b"unit" => &mut out.unit,
+            k if k.eq_ignore_ascii_case(b"parentid") || k.eq_ignore_ascii_case(b"parent_id") => {
                 &mut out.parent
             }
             _ => continue,
         };
-        *slot = Some(value);
+        *slot = Some(xml::attribute_value(value));
     }
     Ok(out)
 }
@@ -214,23 +285,19 @@ impl<F: FeedSink> Parser<'_, F> {
     /// `at` is the byte offset of the start tag; lines are looked up only where needed.
     fn start<R: BufRead>(
         &mut self,
-        e: &BytesStart<'_>,
+        name: &[u8],
+        raw_attrs: &[u8],
         at: u64,
-        src: &mut DecodingReader<R>,
-    ) -> Result<(), FeedError> {
-        let a = match attrs(e) {
-            Ok(a) => a,
-            Err(why) => return Err(error_at(src.position_at(at), why)),
-        };
-        let name = e.name();
-        let name = name.0;
+        src: &DecodingReader<R>,
+    ) -> Result<(), &'static str> {
+        let a = attrs(raw_attrs)?;
         let parent = self.stack.last().copied();
         let mut target = None;
         let ctx = if self.capture.is_some() {
             Ctx::Field
         } else {
             match (parent, name) {
-                (Some(Ctx::Categories), "category") => {
+                (Some(Ctx::Categories), b"category") => {
                     let name = String::new();
                     let line = src.checkpoint(at).line;
                     self.category = Some(CategoryDraft {
@@ -242,7 +309,7 @@ impl<F: FeedSink> Parser<'_, F> {
                     target = Some(Target::CategoryName);
                     Ctx::Category
                 }
-                (Some(Ctx::Offers), "offer") => {
+                (Some(Ctx::Offers), b"offer") => {
                     // Nothing before an offer is placed any more: fold it away.
                     let line = src.checkpoint(at).line;
                     self.offer = Some(OfferDraft::new(
@@ -254,7 +321,7 @@ impl<F: FeedSink> Parser<'_, F> {
                     ));
                     Ctx::Offer
                 }
-                (Some(Ctx::Offer), "stock") => {
+                (Some(Ctx::Offer), b"stock") => {
                     self.stock = Some(StockDraft::new(at, a.id));
                     Ctx::Stock
                 }
@@ -277,8 +344,8 @@ impl<F: FeedSink> Parser<'_, F> {
                     }
                 }
                 (Some(Ctx::Field), _) => Ctx::Other,
-                (_, "categories") => Ctx::Categories,
-                (_, "offers") => Ctx::Offers,
+                (_, b"categories") => Ctx::Categories,
+                (_, b"offers") => Ctx::Offers,
                 _ => Ctx::Other,
             }
         };
@@ -312,6 +379,23 @@ impl<F: FeedSink> Parser<'_, F> {
             Ctx::Offer => self.end_offer(src),
             _ => {}
         }
+    }
+
+    /// Text as it stands in the feed (UTF-8 from the decoder): line ends made `\n`.
+    fn push_raw_text(&mut self, bytes: &[u8]) {
+        let s = xml::utf8(bytes);
+        if memchr::memchr(b'\r', bytes).is_none() && !(self.cr_before && s.starts_with('\n')) {
+            self.cr_before = false;
+            return self.push_text(&s);
+        }
+        // A "\r\n" split by a buffer's end is one line end too.
+        let s = match self.cr_before {
+            true => s.strip_prefix('\n').unwrap_or(&s),
+            false => &s,
+        };
+        self.cr_before = s.ends_with('\r');
+        let normalized = s.replace("\r\n", "\n").replace('\r', "\n");
+        self.push_text(&normalized);
     }
 
     fn push_text(&mut self, s: &str) {

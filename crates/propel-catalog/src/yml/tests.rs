@@ -272,3 +272,37 @@ fn lines_stay_exact_across_buffers() {
         .unwrap_or_else(|| panic!("accepted"));
     assert_eq!((e.line, e.column), (6 + 3001, 22), "{e}");
 }
+
+#[test]
+fn tokens_straddling_buffers_read_the_same() {
+    // Offers of growing size push every kind of token (tags with attributes, references,
+    // CDATA, comments, "\r\n" line ends) across the decoder's 64 KiB buffer ends.
+    let mut offers = String::new();
+    for i in 0..4000 {
+        let pad = "x".repeat(i % 97);
+        offers.push_str(&format!(
+            "<offer id=\"{i}\" group_id=\"{}\"><!-- {pad} --><price>{i}</price>\r\n\
+             <name>A &amp; B&#x41;&nbsp;{pad}!</name><url>https://s.example/?a=1&b=2</url>\r\n\
+             <description><![CDATA[<p>{pad}</p>]]>\r\nline</description>\
+             <param name=\"P&quot;{i}\">v</param></offer>\r\n",
+            i + 1
+        ));
+    }
+    let p = ok(&feed("", &offers));
+    assert_eq!((p.summary.offers, p.summary.problem_count), (4000, 0));
+    for (i, o) in p.offers.iter().enumerate() {
+        let pad = "x".repeat(i % 97);
+        assert_eq!(o.id, i as i64);
+        assert_eq!(o.group_id, Some(i as i64 + 1));
+        assert_eq!(
+            o.name,
+            format!("A & BA {pad}!") /* NBSP collapsed, as all whitespace */
+        );
+        assert_eq!(o.url.as_deref(), Some("https://s.example/?a=1&b=2"));
+        assert_eq!(
+            o.description.as_deref(),
+            Some(format!("<p>{pad}</p>\nline").as_str())
+        );
+        assert_eq!(o.params[0].name, format!("P\"{i}"));
+    }
+}
