@@ -138,10 +138,27 @@ const RESOURCES: [(&str, Algorithm, Needs); 20] = [
 const CACHE_SHARED: &str = "public, max-age=60";
 const CACHE_PERSONAL: &str = "private, no-store";
 
+/// One route per resource (with and without the trailing slash), so a request
+/// needs no path extraction or lookup; other `<group>/<algorithm>` pairs are 404s.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/3.0/{group}/{algorithm}", get(recommendations))
-        .route("/api/3.0/{group}/{algorithm}/", get(recommendations))
+    let mut router = Router::new()
+        .route("/api/3.0/{group}/{algorithm}", get(unknown))
+        .route("/api/3.0/{group}/{algorithm}/", get(unknown));
+    for (resource, (name, _, _)) in RESOURCES.iter().enumerate() {
+        let handler =
+            move |state: State<AppState>, raw: RawQuery| recommendations(state, resource, raw);
+        router = router
+            .route(&format!("/api/3.0/{name}"), get(handler))
+            .route(&format!("/api/3.0/{name}/"), get(handler));
+    }
+    router
+}
+
+async fn unknown(Path((group, algorithm)): Path<(String, String)>) -> HttpResult<Response> {
+    Err(ApiError::not_found(format!(
+        "unknown recommendation resource '{group}/{algorithm}'"
+    ))
+    .into())
 }
 
 pub fn resource_names() -> impl Iterator<Item = &'static str> {
@@ -167,18 +184,10 @@ fn int_list(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
 
 async fn recommendations(
     State(state): State<AppState>,
-    Path((group, algorithm)): Path<(String, String)>,
+    resource: usize,
     RawQuery(raw): RawQuery,
 ) -> HttpResult<Response> {
-    let (resource, &(_, algorithm, needs)) = RESOURCES
-        .iter()
-        .enumerate()
-        .find(|(_, (n, _, _))| n.split_once('/') == Some((group.as_str(), algorithm.as_str())))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "unknown recommendation resource '{group}/{algorithm}'"
-            ))
-        })?;
+    let (_, algorithm, needs) = RESOURCES[resource];
     let now = now_ms();
     let query = Query::parse(raw.as_deref());
     let partner = authorize(&state, &query, Api::Recommendations, now)?;
