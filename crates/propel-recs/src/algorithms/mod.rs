@@ -235,21 +235,37 @@ impl<'a> Picker<'a> {
 /// answer needs: the best few by selection, more only when products were skipped
 /// (unavailable), so the order is exactly that of a full sort.
 pub(crate) fn extend_ranked(m: &Models, p: &mut Picker, scored: &mut [(u32, f32)]) -> bool {
-    let cmp = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    // One integer per candidate whose descending order is (score desc, id asc):
+    // integer comparisons make the selection several times cheaper.
+    let mut keys: Vec<u64> = scored
+        .iter()
+        .map(|&(d, s)| (u64::from(order_bits(s)) << 32) | u64::from(u32::MAX - d))
+        .collect();
+    let id = |k: &u64| m.id(u32::MAX - (*k as u32));
     let mut chunk = (2 * p.wanted()).max(16);
-    let mut rest = scored;
+    let mut rest = keys.as_mut_slice();
     while rest.len() > chunk {
-        rest.select_nth_unstable_by(chunk, cmp);
+        rest.select_nth_unstable_by(chunk, |a, b| b.cmp(a));
         let (head, tail) = rest.split_at_mut(chunk);
-        head.sort_unstable_by(cmp);
-        if p.extend(head.iter().map(|x| m.id(x.0))) {
+        head.sort_unstable_by(|a, b| b.cmp(a));
+        if p.extend(head.iter().map(id)) {
             return true;
         }
         rest = tail;
         chunk *= 4;
     }
-    rest.sort_unstable_by(cmp);
-    p.extend(rest.iter().map(|x| m.id(x.0)))
+    rest.sort_unstable_by(|a, b| b.cmp(a));
+    p.extend(rest.iter().map(id))
+}
+
+/// The bits of a float as an unsigned integer in `f32::total_cmp` order.
+fn order_bits(f: f32) -> u32 {
+    let b = f.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
 }
 
 /// True when the item is in the subtree of any of the categories.
@@ -271,7 +287,7 @@ mod tests {
         /// unavailable or excluded, including ties.
         #[test]
         fn extend_ranked_matches_a_full_sort(
-            scores in proptest::collection::vec((0u32..60, 0u8..6), 0..120),
+            scores in proptest::collection::vec((0u32..60, -3i8..6), 0..120),
             unavailable in proptest::collection::vec(0i64..60, 0..50),
             exclude in proptest::collection::vec(0i64..60, 0..5),
             limit in 1usize..40,
