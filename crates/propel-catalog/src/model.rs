@@ -70,6 +70,240 @@ pub struct StockOverride {
     pub picture_url: Option<String>,
 }
 
+impl Product {
+    /// The product as stored: the JSON `serde_json` writes for it (same fields, same
+    /// order, empty values left out), written by hand into `out` for the import's speed.
+    /// Non-finite numbers, which no validated product has, are written as `null` as
+    /// `serde_json` does.
+    pub fn write_json(&self, out: &mut String) {
+        let mut w = JsonObject::new(out);
+        w.int("id", self.id);
+        w.str("name", &self.name);
+        w.opt_str("url", self.url.as_deref());
+        w.opt_str("picture_url", self.picture_url.as_deref());
+        if !self.pictures.is_empty() {
+            w.key("pictures");
+            w.list(&self.pictures, |out, s| json_str(out, s));
+        }
+        w.float("price", self.price);
+        if let Some(v) = self.old_price {
+            w.float("old_price", v);
+        }
+        w.bool("available", self.available);
+        if !self.category_ids.is_empty() {
+            w.key("category_ids");
+            w.list(&self.category_ids, |out, &v| json_int(out, v));
+        }
+        if !self.category_paths.is_empty() {
+            w.key("category_paths");
+            w.list(&self.category_paths, |out, s| json_str(out, s));
+        }
+        w.opt_str("vendor", self.vendor.as_deref());
+        w.opt_str("model", self.model.as_deref());
+        w.opt_str("type_prefix", self.type_prefix.as_deref());
+        if let Some(v) = self.group_id {
+            w.int("group_id", v);
+        }
+        if !self.params.is_empty() {
+            w.key("params");
+            w.list(&self.params, |out, p| {
+                let mut o = JsonObject::new(out);
+                o.str("name", &p.name);
+                o.str("value", &p.value);
+                o.opt_str("unit", p.unit.as_deref());
+                o.end();
+            });
+        }
+        w.opt_str("description", self.description.as_deref());
+        if !self.stocks.is_empty() {
+            w.key("stocks");
+            w.list(&self.stocks, |out, s| {
+                let mut o = JsonObject::new(out);
+                o.str("id", &s.id);
+                if let Some(v) = s.available {
+                    o.bool("available", v);
+                }
+                if let Some(v) = s.price {
+                    o.float("price", v);
+                }
+                if let Some(v) = s.old_price {
+                    o.float("old_price", v);
+                }
+                o.opt_str("name", s.name.as_deref());
+                o.opt_str("description", s.description.as_deref());
+                o.opt_str("url", s.url.as_deref());
+                o.opt_str("picture_url", s.picture_url.as_deref());
+                o.end();
+            });
+        }
+        w.end();
+    }
+}
+
+/// Writes one JSON object's members.
+struct JsonObject<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> JsonObject<'a> {
+    fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        JsonObject { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(key); // keys are plain ASCII names
+        self.out.push_str("\":");
+    }
+
+    fn str(&mut self, key: &str, v: &str) {
+        self.key(key);
+        json_str(self.out, v);
+    }
+
+    fn opt_str(&mut self, key: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.str(key, v);
+        }
+    }
+
+    fn int(&mut self, key: &str, v: i64) {
+        self.key(key);
+        json_int(self.out, v);
+    }
+
+    fn float(&mut self, key: &str, v: f64) {
+        self.key(key);
+        json_float(self.out, v);
+    }
+
+    fn bool(&mut self, key: &str, v: bool) {
+        self.key(key);
+        self.out.push_str(if v { "true" } else { "false" });
+    }
+
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut String, &T)) {
+        self.out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            each(self.out, item);
+        }
+        self.out.push(']');
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
+}
+
+fn json_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+fn json_float(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    if !v.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    // The shortest text that reads back as `v`, in serde_json's notation: an exponent
+    // for very large and very small magnitudes, otherwise decimals with at least ".0".
+    let a = v.abs();
+    if a != 0.0 && !(1e-5..1e16).contains(&a) {
+        let start = out.len();
+        let _ = write!(out, "{v:e}");
+        if let Some(e) = out[start..].find('e') {
+            if !out[start + e + 1..].starts_with('-') {
+                out.insert(start + e + 1, '+');
+            }
+        }
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{v}");
+    if !out[start..].contains('.') {
+        out.push_str(".0");
+    }
+}
+
+/// Whether any of the 8 bytes of `w` must be escaped in a JSON string: a control
+/// character, `"` or `\`.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// A JSON string, escaped as `serde_json` escapes it.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if needs_escape(w) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else { break };
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[start..i]);
+        if escaped.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escaped);
+        }
+        i += 1;
+        start = i;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
 /// A feed category. Path categories (Product API) get synthetic ids, see [`crate::CategoryTree`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Category {
@@ -246,6 +480,83 @@ mod tests {
             },
             sparse
         );
+    }
+
+    #[test]
+    fn hand_written_json_is_serde_json_s() {
+        let mut p = product();
+        p.pictures = vec![
+            "a\"b\\c".into(),
+            "\u{1}\u{1f}\u{7f}\n\r\t\u{8}\u{c}Жx".into(),
+        ];
+        p.category_ids = vec![0, -5, i64::MAX, 9_007_199_254_740_991];
+        p.params = vec![Param {
+            name: "Вес".into(),
+            value: "0.5 \"kg\"".into(),
+            unit: Some("кг".into()),
+        }];
+        p.price = 101.01;
+        p.old_price = Some(0.1 + 0.2);
+        p.stocks[0].old_price = Some(2.7119293989009303e178);
+        p.stocks[0].price = Some(1.5e-7);
+        p.group_id = Some(77);
+        p.description = Some("<p>long enough to use the eight-byte scan: \"quoted\"</p>".into());
+        let edges = Product {
+            category_ids: vec![i64::MIN],
+            stocks: [
+                1e15,
+                9.99e15,
+                1e16,
+                1.5e16,
+                1e-5,
+                9.9e-6,
+                1e-4,
+                5e-324,
+                f64::MAX,
+                0.0,
+                -0.0,
+            ]
+            .into_iter()
+            .map(|v| StockOverride {
+                price: Some(v),
+                ..Default::default()
+            })
+            .collect(),
+            ..Default::default()
+        };
+        for product in [p, edges, Product::default()] {
+            let mut mine = String::new();
+            product.write_json(&mut mine);
+            assert_eq!(mine, serde_json::to_string(&product).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hand_written_json_reads_back(
+            name in ".*",
+            url in proptest::option::of(".*"),
+            price in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+            ids in proptest::collection::vec(proptest::num::i64::ANY, 0..4),
+            params in proptest::collection::vec((".*", ".*", proptest::option::of(".*")), 0..3),
+        ) {
+            let p = Product {
+                id: ids.first().copied().unwrap_or(1),
+                name,
+                url,
+                price,
+                category_ids: ids,
+                params: params.into_iter().map(|(name, value, unit)| Param { name, value, unit }).collect(),
+                stocks: vec![StockOverride { id: "s".into(), price: Some(price), ..Default::default() }],
+                ..Default::default()
+            };
+            let mut json = String::new();
+            p.write_json(&mut json);
+            let theirs = serde_json::to_string(&p).unwrap();
+            // What serde_json's own text reads back as (its float parsing may round).
+            let expected = serde_json::from_str::<Product>(&theirs).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<Product>(&json).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use propel_catalog::{
     parse_yml_into, Category, FeedError, FeedSink, ParseOptions, Problem, Product, ProductBase,
 };
-use propel_store::{CatalogImport, CatalogStamp, CategoryRow, Store, StoreError};
+use propel_store::{CatalogStamp, CategoryRow, Stager, Store, StoreError};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
@@ -205,20 +205,26 @@ pub fn import_feed<R: BufRead>(
     reader: R,
     progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let mut sink = StagingSink {
-        import: store.begin_import(partner)?,
-        body: Vec::with_capacity(4096),
-        offers: 0,
-        progress,
-        failed: None,
-    };
+    let mut import = store.begin_import(partner)?;
     let options = ParseOptions {
         detect_duplicates: false,
         ..ParseOptions::default()
     };
-    let parsed = parse_yml_into(maybe_gunzip(reader), &options, &mut sink);
-    (sink.progress)(sink.offers);
-    let StagingSink { import, failed, .. } = sink;
+    let (parsed, failed) = match import.stager() {
+        Ok(stager) => {
+            let mut sink = StagingSink {
+                stager,
+                body: String::with_capacity(4096),
+                offers: 0,
+                progress,
+                failed: None,
+            };
+            let parsed = parse_yml_into(maybe_gunzip(reader), &options, &mut sink);
+            (sink.progress)(sink.offers);
+            (parsed, sink.failed)
+        }
+        Err(e) => (Ok(Default::default()), Some(e)),
+    };
     if let Some(e) = failed {
         import.abort()?;
         return Err(e.into());
@@ -244,16 +250,16 @@ pub fn import_feed<R: BufRead>(
 
 /// Writes what the parser reads into the staging generation; stops the parse on the
 /// first storage error.
-struct StagingSink<P> {
-    import: CatalogImport,
-    /// The JSON body being encoded (its allocation is reused).
-    body: Vec<u8>,
+struct StagingSink<'a, P> {
+    stager: Stager<'a>,
+    /// The JSON body being written (its allocation is reused).
+    body: String,
     offers: u64,
     progress: P,
     failed: Option<StoreError>,
 }
 
-impl<P: FnMut(u64)> FeedSink for StagingSink<P> {
+impl<P: FnMut(u64)> FeedSink for StagingSink<'_, P> {
     fn category(&mut self, c: Category) {
         if self.failed.is_none() {
             let row = CategoryRow {
@@ -261,7 +267,7 @@ impl<P: FnMut(u64)> FeedSink for StagingSink<P> {
                 parent_id: c.parent_id,
                 name: c.name,
             };
-            self.failed = self.import.add_category(row).err();
+            self.failed = self.stager.add_category(row).err();
         }
     }
 
@@ -274,13 +280,8 @@ impl<P: FnMut(u64)> FeedSink for StagingSink<P> {
             return false;
         }
         self.body.clear();
-        if let Err(e) = serde_json::to_writer(&mut self.body, &product) {
-            tracing::error!(id = product.id, error = %e, "offer not encodable; skipped");
-            return false;
-        }
-        // serde_json writes UTF-8 only.
-        let body = std::str::from_utf8(&self.body).expect("serde_json writes UTF-8");
-        match self.import.add_product(product.id, body) {
+        product.write_json(&mut self.body);
+        match self.stager.add_product(product.id, &self.body) {
             Ok(inserted) => !inserted,
             Err(e) => {
                 self.failed = Some(e);

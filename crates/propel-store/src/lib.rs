@@ -20,7 +20,7 @@ mod writer;
 
 pub use export::ExportedEvent;
 pub use partners::{KeyHash, Limits, PartnerRecord};
-pub use products::{CatalogImport, CatalogRows, CatalogStamp, CategoryRow, FeedSource};
+pub use products::{CatalogImport, CatalogRows, CatalogStamp, CategoryRow, FeedSource, Stager};
 pub use writer::{CommitObserver, EventWriter, WriteError};
 
 use rusqlite::Connection;

@@ -10,7 +10,7 @@
 //! generation directly (one short transaction per request).
 
 use crate::{connect, now_ms, Result, Store};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Transaction};
 
 /// Rows per staging or deleting transaction.
 pub const BATCH: usize = 5_000;
@@ -334,6 +334,78 @@ impl Store {
     }
 }
 
+/// Stages rows of a [`CatalogImport`] through statements prepared once.
+pub struct Stager<'a> {
+    conn: &'a Connection,
+    insert: CachedStatement<'a>,
+    replace: CachedStatement<'a>,
+    first_seen: CachedStatement<'a>,
+    category: CachedStatement<'a>,
+    partner: i64,
+    generation: i64,
+    started_ms: i64,
+    pending: &'a mut Option<usize>,
+    staged: &'a mut u64,
+}
+
+impl Stager<'_> {
+    pub fn add_category(&mut self, c: CategoryRow) -> Result<()> {
+        self.begin()?;
+        let (partner, generation) = (self.partner, self.generation);
+        self.category
+            .execute(params![partner, generation, c.id, c.parent_id, c.name])?;
+        Ok(())
+    }
+
+    /// Stages a product (JSON body). Returns `false` when a product with this id was
+    /// staged before in this import: the later body replaces it. The staging table's
+    /// primary key tells, so no set of ids is kept in memory.
+    pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
+        self.begin()?;
+        let (partner, generation) = (self.partner, self.generation);
+        let inserted = self
+            .insert
+            .execute(params![partner, generation, id, body])?
+            > 0;
+        if inserted {
+            self.first_seen
+                .execute(params![partner, id, self.started_ms])?;
+        } else {
+            self.replace
+                .execute(params![partner, generation, id, body])?;
+        }
+        *self.staged += 1;
+        let pending = self.pending.get_or_insert(0);
+        *pending += 1;
+        if *pending >= BATCH {
+            commit_pending(self.conn, self.pending)?;
+        }
+        Ok(inserted)
+    }
+
+    /// Opens the staging transaction unless one is open.
+    fn begin(&mut self) -> Result<()> {
+        if self.pending.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            *self.pending = Some(0);
+        }
+        Ok(())
+    }
+}
+
+/// Commits the open staging transaction, if any (`pending` is `Some` while one is open).
+fn commit_pending(conn: &Connection, pending: &mut Option<usize>) -> Result<()> {
+    if pending.take().is_some() {
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
 const FEED_COLUMNS: &str = "SELECT partner, url, interval_minutes, etag, last_modified, status, next_fetch_ms FROM feed_sources";
 
 fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedSource> {
@@ -358,79 +430,56 @@ impl CatalogImport {
         self.staged
     }
 
-    pub fn add_category(&mut self, category: CategoryRow) -> Result<()> {
-        self.begin()?;
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO product_categories(partner, generation, id, parent_id, name)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                self.partner,
-                self.generation,
-                category.id,
-                category.parent_id,
-                category.name
-            ])?;
-        Ok(())
-    }
-
-    /// Stages a product (JSON body). Returns `false` when a product with this id was
-    /// staged before in this import: the later body replaces it.
-    pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
-        self.begin()?;
-        let (partner, generation) = (self.partner, self.generation);
-        let inserted = self
-            .conn
-            .prepare_cached(
+    /// A stager holding the import's prepared statements: the way to stage many rows.
+    pub fn stager(&mut self) -> Result<Stager<'_>> {
+        let CatalogImport {
+            conn,
+            partner,
+            generation,
+            started_ms,
+            pending,
+            staged,
+            ..
+        } = self;
+        let conn: &Connection = conn;
+        Ok(Stager {
+            insert: conn.prepare_cached(
                 "INSERT INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(partner, generation, id) DO NOTHING",
-            )?
-            .execute(params![partner, generation, id, body])?
-            > 0;
-        if inserted {
-            self.conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms)
-                     VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![partner, id, self.started_ms])?;
-        } else {
-            self.conn
-                .prepare_cached(
-                    "UPDATE products SET body = ?4 WHERE partner = ?1 AND generation = ?2 AND id = ?3",
-                )?
-                .execute(params![partner, generation, id, body])?;
-        }
-        self.staged += 1;
-        let pending = self.pending.get_or_insert(0);
-        *pending += 1;
-        if *pending >= BATCH {
-            self.flush()?;
-        }
-        Ok(inserted)
+            )?,
+            replace: conn.prepare_cached(
+                "UPDATE products SET body = ?4 WHERE partner = ?1 AND generation = ?2 AND id = ?3",
+            )?,
+            first_seen: conn.prepare_cached(
+                "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms)
+                 VALUES (?1, ?2, ?3)",
+            )?,
+            category: conn.prepare_cached(
+                "INSERT OR REPLACE INTO product_categories(partner, generation, id, parent_id, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            conn,
+            partner: *partner,
+            generation: *generation,
+            started_ms: *started_ms,
+            pending,
+            staged,
+        })
     }
 
-    /// Opens the staging transaction unless one is open.
-    fn begin(&mut self) -> Result<()> {
-        if self.pending.is_none() {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-            self.pending = Some(0);
-        }
-        Ok(())
+    /// Stages one category (see [`Stager::add_category`]).
+    pub fn add_category(&mut self, category: CategoryRow) -> Result<()> {
+        self.stager()?.add_category(category)
+    }
+
+    /// Stages one product (see [`Stager::add_product`]).
+    pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
+        self.stager()?.add_product(id, body)
     }
 
     /// Commits the open staging transaction, if any.
     fn flush(&mut self) -> Result<()> {
-        if self.pending.take().is_some() {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                return Err(e.into());
-            }
-        }
-        Ok(())
+        commit_pending(&self.conn, &mut self.pending)
     }
 
     /// Writes what is left, makes the new generation current in one short transaction,

@@ -322,7 +322,7 @@ pub(crate) fn attribute_value(raw: &[u8]) -> String {
 
 /// Decoded feed text as `str` (the decoder writes UTF-8 only; lossy just in case).
 pub(crate) fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(bytes),
     }
