@@ -33,9 +33,14 @@ impl CatalogView {
 
 impl Catalog for CatalogView {
     fn is_available(&self, item: ItemId, stock: Option<&str>) -> bool {
-        self.base
-            .effective(item, stock)
-            .is_some_and(|e| e.available)
+        // `effective(item, stock).available` without building the whole effective product:
+        // the stock's own availability when it lists one, else the product's.
+        self.base.get(item).is_some_and(|p| {
+            stock
+                .and_then(|id| p.stocks.iter().find(|s| s.id == id))
+                .and_then(|s| s.available)
+                .unwrap_or(p.available)
+        })
     }
 
     fn categories(&self, item: ItemId) -> &[CategoryId] {
@@ -64,5 +69,46 @@ impl Catalog for CatalogView {
 
     fn items(&self) -> Box<dyn Iterator<Item = ItemId> + '_> {
         Box::new(self.base.iter().map(|p| p.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use propel_catalog::{Product, StockOverride};
+
+    #[test]
+    fn availability_is_that_of_the_effective_product() {
+        let stock = |id: &str, available: Option<bool>| StockOverride {
+            id: id.to_string(),
+            available,
+            ..Default::default()
+        };
+        let product = |id: i64, available: bool, stocks: Vec<StockOverride>| {
+            (
+                Product {
+                    id,
+                    available,
+                    stocks,
+                    ..Default::default()
+                },
+                0,
+            )
+        };
+        let base = Arc::new(ProductBase::new(
+            [
+                product(1, true, vec![]),
+                product(2, false, vec![stock("a", Some(true))]),
+                product(3, true, vec![stock("a", Some(false)), stock("b", None)]),
+            ],
+            Vec::new(),
+        ));
+        let view = CatalogView::new(base.clone());
+        for item in [1, 2, 3, 4] {
+            for s in [None, Some("a"), Some("b"), Some("c")] {
+                let want = base.effective(item, s).is_some_and(|e| e.available);
+                assert_eq!(view.is_available(item, s), want, "item {item} stock {s:?}");
+            }
+        }
     }
 }
