@@ -5,17 +5,20 @@
 # created with mixed targeting (categories, vendors, price ranges, product ids, keywords,
 # stocks, none), CPM and CPC bids, string banners and product shelves; then h2load asks a
 # product placement for content, alternating with the axum hello-world GET on the same core.
-# The requests cycle through 10,000 URLs: random products of the base, 5,000 visitors, a
-# quarter of them in stock "msk", so no answer can come from a cache of one page or visitor.
+# Before the load, 5,000 impressions are viewed and some clicked (see below), so that CPC
+# campaigns compete at different click-through rates. The requests cycle through 10,000
+# URLs: random products of the base, 5,000 visitors, a quarter of them in stock "msk", so
+# no answer can come from a cache of one page or visitor.
 # Every answer is a real impression: decided, recorded in memory and written to SQLite.
-# PERF=path.data records a call-graph profile of the server during the last round's load.
+# PERF=path.data records a call-graph profile of the server during the last round's load
+# (PERF_OPTS="--call-graph dwarf" for call graphs through code built without frame pointers).
 DURATION=${DURATION:-8}
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3}
 build
 start_ceiling
 start_propel
-python3 - "$URL" "$PARTNER" "$PROPEL_ADMIN_TOKEN" "$TMP" <<'PY'
+python3 - "$URL" "$PARTNER" "$PROPEL_ADMIN_TOKEN" "$TMP" "$KEY" <<'PY'
 import http.client, json, random, sys, urllib.parse
 url, partner, token, tmp = sys.argv[1:5]
 u = urllib.parse.urlparse(url)
@@ -61,6 +64,34 @@ for n in range(1000):
         body["frequencyCap"] = {"count": 3, "periodHours": 24}
     call("POST", "/admin/campaigns", json.dumps(body))
 open(f"{tmp}/placement", "w").write(placement)
+# Views and clicks, so that CPC campaigns are valued at click-through rates that differ:
+# 5,000 impressions asked for, all viewed, each clicked with its campaign's own rate
+# (0-6%), reported through the tracking API in ordered batches.
+key = sys.argv[5]
+rate, events = {}, []
+for i in range(5000):
+    q = urllib.parse.urlencode({"apiKey": key, "sessionExternalId": f"v{random.randrange(5000)}",
+                                "acceptContent": "string,productIds", "productId": random.randint(1, 10_000)})
+    conn.request("GET", f"/v1/partners/{partner}/productPlacements/{placement}/impressions?{q}")
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        continue
+    imp = json.loads(data)
+    campaign = imp["content"]["id"].rsplit("-", 1)[0]
+    rate.setdefault(campaign, random.uniform(0, 0.06))
+    body = {"sessionExternalId": f"v{i % 5000}", "impressionContentId": imp["id"]}
+    events.append({"impressionContentViewed": body})
+    if random.random() < rate[campaign]:
+        events.append({"impressionContentClicked": body})
+for k in range(0, len(events), 1000):
+    conn.request("POST", f"/1.0/visitorEvents?apiKey={key}&partnerId={partner}",
+                 body=json.dumps(events[k:k + 1000]), headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200, r.read()[:300]
+    r.read()
+print(f"primed: {sum('impressionContentViewed' in e for e in events)} views, "
+      f"{sum('impressionContentClicked' in e for e in events)} clicks on {len(rate)} campaigns")
 PY
 PLACEMENT=$(cat "$TMP/placement")
 python3 - "$URL/v1/partners/$PARTNER/productPlacements/$PLACEMENT/impressions?apiKey=$KEY&acceptContent=string,productIds" "$TMP/uris" <<'PY'
@@ -79,7 +110,7 @@ RATIOS=""; P99S=""
 for r in $(seq "$ROUNDS"); do
   load "round $r: ceiling GET (axum hello)" "$CEILING_URL/" 16 10; CEIL=$RPS
   if [ -n "${PERF:-}" ] && [ "$r" = "$ROUNDS" ]; then
-    perf record -F 999 -g -o "$PERF" -p "${PIDS[-1]}" -- sleep $((WARMUP + DURATION)) >/dev/null 2>&1 &
+    perf record -F 999 ${PERF_OPTS:--g} -o "$PERF" -p "${PIDS[-1]}" -- sleep $((WARMUP + DURATION)) >/dev/null 2>&1 &
     PERF_PID=$!
   fi
   # h2load reads the URL list with --input-file (it replaces URLs given on the command line).

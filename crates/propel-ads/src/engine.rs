@@ -5,7 +5,7 @@
 //! are atomics, impressions and caps sit in sharded maps.
 
 use crate::budget::{Counters, EventKind, Totals};
-use crate::campaign::{Campaign, ContentBody};
+use crate::campaign::{ctr, Campaign, ContentBody, PricingModel};
 use crate::index::{Entry, PartnerIndex};
 use crate::placement::{ContentType, Placement};
 use crate::targeting::{Page, Products, Visitor};
@@ -190,6 +190,9 @@ pub struct Engine {
     next_id: AtomicU64,
     next_serial: AtomicU32,
     rotation: AtomicU64,
+    /// At least the click-through rate of every CPC campaign (f64 bits): raised when a
+    /// click is counted or a campaign added, recomputed by `prune`.
+    ctr_bound: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -270,6 +273,7 @@ impl Engine {
             next_id: AtomicU64::new(0),
             next_serial: AtomicU32::new(0),
             rotation: AtomicU64::new(0),
+            ctr_bound: AtomicU64::new(0),
         }
     }
 
@@ -282,6 +286,7 @@ impl Engine {
             json: campaign.contents.iter().map(content_json).collect(),
             campaign,
         });
+        self.raise_ctr_bound(&live);
         let mut by_id = self.by_id.write().unwrap_or_else(|p| p.into_inner());
         by_id.insert(live.campaign.id.clone(), live);
         let mut index: HashMap<i64, PartnerIndex> = HashMap::new();
@@ -301,6 +306,28 @@ impl Engine {
                 })
                 .collect(),
         ));
+    }
+
+    /// Keeps `ctr_bound` at or above this campaign's click-through rate.
+    fn raise_ctr_bound(&self, live: &Live) {
+        if live.campaign.model == PricingModel::Cpc {
+            let ctr = ctr(live.counters.views(), live.counters.clicks());
+            // Non-negative floats order like their bits.
+            self.ctr_bound.fetch_max(ctr.to_bits(), Ordering::SeqCst);
+        }
+    }
+
+    /// The highest click-through rate of any CPC campaign now.
+    fn highest_ctr(&self) -> f64 {
+        self.by_id
+            .read()
+            .map(|m| {
+                m.values()
+                    .filter(|l| l.campaign.model == PricingModel::Cpc)
+                    .map(|l| ctr(l.counters.views(), l.counters.clicks()))
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(f64::INFINITY)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Live>> {
@@ -352,26 +379,51 @@ impl Engine {
                 && e.live.may_spend(now_ms)
                 && (e.untargeted || e.live.campaign.targeting.matches(page, visitor, base))
         };
-        // CPC values move with the click-through rate: value every gathered one.
-        let mut cpc: Vec<(f64, &Entry)> = Vec::new();
-        for b in &buckets {
-            for e in &b.cpc {
-                if eligible(e) {
-                    cpc.push((e.live.value_now(), e));
-                }
-            }
-        }
         // CPM lists are sorted by value: walk them from the top, only as far as needed.
         let mut cpm: Vec<&[Entry]> = buckets
             .iter()
             .map(|b| &b.cpm[..])
             .filter(|l| !l.is_empty())
             .collect();
+        // CPC lists are sorted by bid; no CPC campaign is worth more per view than its
+        // bid times the highest click-through rate: value them only while that bound
+        // can reach the best value known.
+        let ctr_bound = f64::from_bits(self.ctr_bound.load(Ordering::SeqCst));
+        let mut unvalued: Vec<&[Entry]> = buckets
+            .iter()
+            .map(|b| &b.cpc[..])
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut cpc: Vec<(f64, &Entry)> = Vec::new();
         let mut group: Vec<Candidate<'_>> = Vec::new();
         let highest = |values: &mut dyn Iterator<Item = f64>| values.max_by(|a, b| a.total_cmp(b));
         loop {
-            let top_cpc = highest(&mut cpc.iter().map(|c| c.0));
             let top_cpm = highest(&mut cpm.iter().map(|l| l[0].value));
+            let mut top_cpc = highest(&mut cpc.iter().map(|c| c.0));
+            while let Some((at, bid)) = unvalued
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i, l[0].value))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+            {
+                let known = match (top_cpc, top_cpm) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                if known.is_some_and(|k| bid * ctr_bound < k) {
+                    break;
+                }
+                let e = &unvalued[at][0];
+                unvalued[at] = &unvalued[at][1..];
+                if unvalued[at].is_empty() {
+                    unvalued.swap_remove(at);
+                }
+                if eligible(e) {
+                    let value = e.live.value_now();
+                    top_cpc = Some(top_cpc.map_or(value, |t| t.max(value)));
+                    cpc.push((value, e));
+                }
+            }
             let value = match (top_cpc, top_cpm) {
                 (None, None) => return None,
                 (Some(a), None) | (None, Some(a)) => a,
@@ -516,6 +568,9 @@ impl Engine {
             EventKind::Click => c.click_price(),
         };
         let charged = live.counters.charge(kind, price, c.budget.total, now_ms);
+        if kind == EventKind::Click {
+            self.raise_ctr_bound(&live);
+        }
         Some(Charge {
             impression_id: impression_id.to_string(),
             campaign_id: c.id.clone(),
@@ -582,6 +637,14 @@ impl Engine {
 
     /// Forgets impressions that can no longer count and caps that no longer hold.
     pub fn prune(&self, now_ms: i64) {
+        // Views lower click-through rates: tighten the bound. A click counted while the
+        // first pass runs may be missed by it and overwritten by the store, but not by
+        // the second pass: it reads every counter after the store (and a click counted
+        // after that raises the bound itself, after the store).
+        self.ctr_bound
+            .store(self.highest_ctr().to_bits(), Ordering::SeqCst);
+        self.ctr_bound
+            .fetch_max(self.highest_ctr().to_bits(), Ordering::SeqCst);
         for shard in &self.impressions {
             lock(shard).retain(|_, i| now_ms - i.served_ms <= DAY_MS);
         }

@@ -6,8 +6,10 @@
 //! Inside a bucket, campaigns are split by pricing model. A CPM campaign's expected value
 //! per view is its bid / 1000, fixed at creation, so the CPM list is kept sorted by it
 //! (then by serial): the auction walks the CPM lists from the top and stops at the first
-//! value that serves. A CPC campaign's value moves with its click-through rate, so every
-//! CPC campaign a request gathers is valued on each request.
+//! value that serves. A CPC campaign's value is its bid times its click-through rate,
+//! which moves; the CPC list is sorted by bid, and the auction values CPC campaigns in
+//! that order only while bid x (the highest click-through rate of any CPC campaign)
+//! could still reach the best value found.
 
 use crate::engine::Live;
 use crate::placement::PlacementKind;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 /// campaign itself.
 pub(crate) struct Entry {
     pub live: Arc<Live>,
-    /// CPM: the expected value of one view (bid / 1000, in nanos). CPC: unused.
+    /// CPM: the expected value of one view (bid / 1000, in nanos). CPC: the bid.
     pub value: f64,
     pub serial: u32,
     /// Content types the campaign has (`ContentType::bit`).
@@ -37,7 +39,10 @@ impl Entry {
         let c = &live.campaign;
         Entry {
             live: live.clone(),
-            value: c.value_per_view(0, 0),
+            value: match c.model {
+                crate::PricingModel::Cpm => c.value_per_view(0, 0),
+                crate::PricingModel::Cpc => c.bid as f64,
+            },
             serial: live.serial(),
             types: c.contents.iter().fold(0, |m, x| m | x.content_type().bit()),
             untargeted: c.targeting.is_empty(),
@@ -51,7 +56,7 @@ impl Entry {
 pub(crate) struct Bucket {
     /// By value per view, highest first, then by serial.
     pub cpm: Vec<Entry>,
-    /// By serial.
+    /// By bid, highest first, then by serial.
     pub cpc: Vec<Entry>,
 }
 
@@ -64,9 +69,9 @@ impl Bucket {
     }
 
     fn finish(&mut self) {
-        self.cpm
-            .sort_by(|a, b| b.value.total_cmp(&a.value).then(a.serial.cmp(&b.serial)));
-        self.cpc.sort_by_key(|e| e.serial);
+        for list in [&mut self.cpm, &mut self.cpc] {
+            list.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.serial.cmp(&b.serial)));
+        }
     }
 
     fn is_empty(&self) -> bool {

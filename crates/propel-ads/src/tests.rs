@@ -437,3 +437,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn counted_clicks_raise_a_cpc_campaign_above_cpm_bids() {
+    // "clicky" is worth 0.01 a view at the 1% prior, below the CPM campaign's 0.015;
+    // five clicks on five views make it 6/105 x 1.0 = 0.057 a view.
+    let e = engine(vec![
+        campaign("clicky", json!({"pricing": {"model": "cpc", "bid": 1.0}})),
+        campaign(
+            "cpm",
+            json!({"pricing": {"model": "cpm", "bid": 15.0}, "targeting": {"stockIds": ["msk"]}}),
+        ),
+    ]);
+    let p = placement(PlacementKind::Any);
+    let v = Visitor {
+        session: "s".into(),
+        ..Default::default()
+    };
+    let run = |stock: Option<&str>| {
+        let page = Page::new(PlacementKind::Any, stock);
+        let ask = Ask {
+            partner: PARTNER,
+            placement: &p,
+            accept: &[ContentType::String],
+            page: &page,
+            visitor: &v,
+            now_ms: NOW,
+        };
+        e.decide(&ask, &Fake).unwrap()
+    };
+    assert_eq!(run(Some("msk")).campaign_id(), "cpm");
+    for _ in 0..5 {
+        let d = run(None);
+        assert_eq!(d.campaign_id(), "clicky");
+        e.count(PARTNER, &d.impression_id(), EventKind::View, NOW)
+            .unwrap();
+        e.count(PARTNER, &d.impression_id(), EventKind::Click, NOW)
+            .unwrap();
+    }
+    assert_eq!(run(Some("msk")).campaign_id(), "clicky");
+    // Pruning recomputes the bound from the counters: still above "clicky"'s rate.
+    e.prune(NOW);
+    assert_eq!(run(Some("msk")).campaign_id(), "clicky");
+}
