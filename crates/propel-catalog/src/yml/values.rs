@@ -82,6 +82,9 @@ pub fn non_blank(s: &str) -> Option<String> {
 /// Whitespace runs (newlines of pretty-printed feeds) made one space, ends trimmed;
 /// `None` if blank. For one-line values: names, vendors, models.
 pub fn one_line(s: &str) -> Option<String> {
+    if is_one_line(s.as_bytes()) {
+        return (!s.is_empty()).then(|| s.to_owned());
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {
@@ -90,6 +93,30 @@ pub fn one_line(s: &str) -> Option<String> {
         out.push_str(word);
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Whether `one_line` would leave `s` as it is: no whitespace at the ends, no runs, no
+/// whitespace but single ASCII spaces. Bytes that may start a non-ASCII whitespace
+/// character (U+0085, U+00A0, U+1680, U+2000..U+205F, U+3000) send it the slow way.
+fn is_one_line(s: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (s.first(), s.last()) else {
+        return true;
+    };
+    if first == b' ' || last == b' ' {
+        return false;
+    }
+    let mut prev_space = false;
+    for &b in s {
+        match b {
+            b' ' if prev_space => return false,
+            b' ' => prev_space = true,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | 0xc2 | 0xe1 | 0xe2 | 0xe3 => {
+                return false
+            }
+            _ => prev_space = false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -135,6 +162,24 @@ mod tests {
             Some("Ice cream maker".into())
         );
         assert_eq!(one_line(" \n "), None);
+        assert_eq!(one_line(""), None);
+        assert_eq!(
+            one_line("Товар 1 \"Бренд\""),
+            Some("Товар 1 \"Бренд\"".into())
+        );
+        for s in [
+            "a\u{A0}b",
+            "a\u{2003}b",
+            "a\u{3000}b",
+            "a\u{85}b",
+            "a  b",
+            " a",
+            "a ",
+            "a\u{1f}b",
+        ] {
+            let slow: Vec<&str> = s.split_whitespace().collect();
+            assert_eq!(one_line(s), Some(slow.join(" ")), "{s:?}");
+        }
     }
 
     #[test]

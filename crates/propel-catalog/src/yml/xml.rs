@@ -206,6 +206,9 @@ fn valid_name(name: &[u8]) -> bool {
 pub(crate) struct Attributes<'a> {
     rest: &'a [u8],
     all: &'a [u8],
+    /// The names read so far (the first few; a tag with more is checked by reading again).
+    names: [&'a [u8]; 8],
+    count: usize,
 }
 
 impl<'a> Attributes<'a> {
@@ -213,6 +216,8 @@ impl<'a> Attributes<'a> {
         Attributes {
             rest: raw,
             all: raw,
+            names: [&[]; 8],
+            count: 0,
         }
     }
 }
@@ -228,13 +233,21 @@ impl<'a> Iterator for Attributes<'a> {
         let item = self.next_unchecked()?;
         if let Ok((name, _)) = item {
             // Repeated names: look for the same name earlier in the tag.
-            let mut earlier = Attributes::new(&self.all[..before]);
-            while let Some(Ok((n, _))) = earlier.next_unchecked() {
-                if n == name {
-                    self.rest = &[];
-                    return Some(Err("bad attribute: repeated name"));
-                }
+            let repeated = if self.count <= self.names.len() {
+                self.names[..self.count].contains(&name)
+            } else {
+                let mut earlier = Attributes::new(&self.all[..before]);
+                std::iter::from_fn(|| earlier.next_unchecked())
+                    .any(|a| matches!(a, Ok((n, _)) if n == name))
+            };
+            if repeated {
+                self.rest = &[];
+                return Some(Err("bad attribute: repeated name"));
             }
+            if let Some(slot) = self.names.get_mut(self.count) {
+                *slot = name;
+            }
+            self.count += 1;
         }
         Some(item)
     }
