@@ -2,9 +2,11 @@
 # Product base import: generated YML feeds of 100,000 and 1,000,000 offers (500
 # categories, 3 params an offer, 2 stocks on every 10th offer, ~720 bytes an offer)
 # imported with `propel import yml` into a fresh data directory, then imported again
-# over the existing base (stage, flip, delete the old generation). Prints wall and CPU
-# seconds (user + system, both threads: parsing and SQLite overlap), offers/s of wall and
-# of CPU time (the machine may be shared), peak RSS of the import process, database size.
+# over the existing base (stage, flip, delete the old generation). The import runs on one
+# thread and is pinned to one core with taskset (BENCH_CPU, default 1), so its wall time
+# is the one-core figure. Prints wall and CPU seconds (user + system), offers/s of wall
+# and of CPU time (the machine may be shared), peak RSS of the import process, database
+# size, then how long the server takes to load the base and its resident size.
 #
 #   bench/catalog.sh [OFFERS...]      (default: 100000 1000000)
 set -euo pipefail
@@ -12,6 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000 1000000)
 [ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install -y time" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "missing taskset (util-linux)" >&2; exit 1; }
+CPU=${BENCH_CPU:-1}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/propel-catalog-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
@@ -30,7 +34,7 @@ for n in "${SIZES[@]}"; do
   pid=$("$BIN" partner create --name Bench --url https://bench.example --data "$data" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["partnerId"])')
   for run in first reimport; do
-    PROPEL_LOG=warn /usr/bin/time -v "$BIN" import yml --partner "$pid" "$feed" --data "$data" \
+    PROPEL_LOG=warn /usr/bin/time -v taskset -c "$CPU" "$BIN" import yml --partner "$pid" "$feed" --data "$data" \
       >"$TMP/out.json" 2>"$TMP/time.txt" || { cat "$TMP/time.txt" >&2; exit 1; }
     imported=$(field "$TMP/out.json" imported)
     [ "$imported" = "$n" ] || { echo "imported $imported of $n" >&2; exit 1; }
