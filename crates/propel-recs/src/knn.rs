@@ -92,10 +92,11 @@ impl Acc {
 }
 
 /// Per candidate session: (generation stamp, dot product with the current
-/// session, last position in it of an item of the current session).
+/// session, last position in it of an item of the current session, the
+/// session's factor).
 #[derive(Default)]
 struct Dots {
-    slots: Vec<(u32, f32, u32)>,
+    slots: Vec<(u32, f32, u32, f32)>,
     gen: u32,
     touched: Vec<u32>,
 }
@@ -103,7 +104,7 @@ struct Dots {
 impl Dots {
     fn reset(&mut self, n: usize) {
         if self.slots.len() < n {
-            self.slots.resize(n, (0, 0.0, 0));
+            self.slots.resize(n, (0, 0.0, 0, 0.0));
         }
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
@@ -114,15 +115,25 @@ impl Dots {
     }
 
     #[inline]
-    fn add(&mut self, sid: u32, w: f32, pos: u32) {
+    fn add(&mut self, sid: u32, w: f32, pos: u32, factor: f32) {
         let slot = &mut self.slots[sid as usize];
         if slot.0 != self.gen {
-            *slot = (self.gen, w, pos);
+            *slot = (self.gen, w, pos, factor);
             self.touched.push(sid);
         } else {
             slot.1 += w;
             slot.2 = slot.2.max(pos);
         }
+    }
+}
+
+/// The bits of a float as an unsigned integer in `f32::total_cmp` order.
+pub(crate) fn order_bits(f: f32) -> u32 {
+    let b = f.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
     }
 }
 
@@ -170,15 +181,16 @@ pub(crate) struct SessionIndex {
     /// `s` is `last[last_starts[s]..last_starts[s + 1]]`.
     last: Vec<(u32, u32, f32)>,
     last_starts: Vec<u32>,
-    /// Per session: recency decay / sqrt(distinct items). The decay is taken
+    /// Per session: recency decay / sqrt(distinct items) (also in its
+    /// postings, where requests read it). The decay is taken
     /// from the newest session's end, not from the request time: the two
     /// differ by one factor common to every session, which neither the
     /// top-k choice nor the normalised scores see, and the newest data never
     /// decays to nothing (f32) however old it is.
     factor: Vec<f32>,
-    /// Per item: (session id, the item's last position in it), most recent
-    /// session first, at most `sample_per_item`.
-    postings: Vec<Vec<(u32, u32)>>,
+    /// Per item: (session id, the item's last position in it, the session's
+    /// factor), most recent session first, at most `sample_per_item`.
+    postings: Vec<Vec<(u32, u32, f32)>>,
     /// exp(-d / lambda_item) by distance d.
     item_decay: Vec<f32>,
 }
@@ -186,7 +198,7 @@ pub(crate) struct SessionIndex {
 impl SessionIndex {
     /// `sessions` must be ordered by end time, oldest first.
     pub fn build(sessions: &[Prepared], n_items: usize, cfg: &KnnConfig) -> Self {
-        let mut postings: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_items];
+        let mut postings: Vec<Vec<(u32, u32, f32)>> = vec![Vec::new(); n_items];
         let mut df = vec![0u32; n_items];
         let total: usize = sessions.iter().map(|s| s.seq.len()).sum();
         let mut last_pos: Vec<(u32, u32)> = Vec::with_capacity(total);
@@ -203,9 +215,17 @@ impl SessionIndex {
                     last_pos.push((it, p as u32));
                 }
             }
+            let len = (last_pos.len() - from).max(1) as f64;
+            let mut f = 1.0 / len.sqrt();
+            if cfg.lambda_days > 0.0 {
+                let age = (newest - s.end_ms).max(0) as f64;
+                f *= (-age / (cfg.lambda_days * day_ms)).exp();
+            }
+            let f = f as f32;
+            factor.push(f);
             for &(it, p) in &last_pos[from..] {
                 if let Some(list) = postings.get_mut(it as usize) {
-                    list.push((sid as u32, p));
+                    list.push((sid as u32, p, f));
                 }
                 if let Some(d) = df.get_mut(it as usize) {
                     *d += 1;
@@ -213,13 +233,6 @@ impl SessionIndex {
             }
             last_starts.push(last_pos.len() as u32);
             max_len = max_len.max(s.seq.len());
-            let len = (last_pos.len() - from).max(1) as f64;
-            let mut f = 1.0 / len.sqrt();
-            if cfg.lambda_days > 0.0 {
-                let age = (newest - s.end_ms).max(0) as f64;
-                f *= (-age / (cfg.lambda_days * day_ms)).exp();
-            }
-            factor.push(f as f32);
         }
         for p in &mut postings {
             p.reverse();
@@ -298,27 +311,32 @@ impl SessionIndex {
         // the neighbour's last item shared with the current session anchors
         // distances (the greatest last position of a shared item).
         for (it, w) in s.pos.entries() {
-            for &(sid, p) in &self.postings[it as usize] {
-                s.dots.add(sid, w, p);
+            for &(sid, p, f) in &self.postings[it as usize] {
+                s.dots.add(sid, w, p, f);
             }
         }
         let dots = &s.dots;
-        s.cands.extend(dots.touched.iter().map(|&sid| {
-            let slot = dots.slots[sid as usize];
-            (sid, slot.1, slot.2)
-        }));
-        if s.cands.len() > cfg.sample {
+        if dots.touched.len() > cfg.sample {
             // Most recent `sample` candidates: ids follow recency.
+            s.cands
+                .extend(dots.touched.iter().map(|&sid| (sid, 0.0, 0)));
             s.cands
                 .select_nth_unstable_by(cfg.sample, |a, b| b.0.cmp(&a.0));
             s.cands.truncate(cfg.sample);
-        }
-        for c in &mut s.cands {
-            c.1 = c.1 / norm_cur * self.factor[c.0 as usize];
+            for c in &mut s.cands {
+                let slot = dots.slots[c.0 as usize];
+                *c = (c.0, slot.1 / norm_cur * slot.3, slot.2);
+            }
+        } else {
+            s.cands.extend(dots.touched.iter().map(|&sid| {
+                let slot = dots.slots[sid as usize];
+                (sid, slot.1 / norm_cur * slot.3, slot.2)
+            }));
         }
         if s.cands.len() > cfg.k {
+            // Best `k` by similarity, on integer keys in `f32::total_cmp` order.
             s.cands
-                .select_nth_unstable_by(cfg.k, |a, b| b.1.total_cmp(&a.1));
+                .select_nth_unstable_by_key(cfg.k, |c| std::cmp::Reverse(order_bits(c.1)));
             s.cands.truncate(cfg.k);
         }
         for &(sid, sim, anchor) in &s.cands {

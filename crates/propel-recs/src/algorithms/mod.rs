@@ -9,6 +9,7 @@ mod shopwide;
 use std::collections::HashMap;
 
 use crate::catalog::Catalog;
+use crate::knn::order_bits;
 use crate::models::Models;
 use crate::profile::Profile;
 use crate::types::{CategoryId, ItemId};
@@ -256,16 +257,6 @@ pub(crate) fn extend_ranked(m: &Models, p: &mut Picker, scored: &mut [(u32, f32)
     }
     rest.sort_unstable_by(|a, b| b.cmp(a));
     p.extend(rest.iter().map(id))
-}
-
-/// The bits of a float as an unsigned integer in `f32::total_cmp` order.
-fn order_bits(f: f32) -> u32 {
-    let b = f.to_bits();
-    if b >> 31 == 1 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
 }
 
 /// True when the item is in the subtree of any of the categories.
