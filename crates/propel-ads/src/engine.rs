@@ -18,13 +18,15 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 const SHARDS: usize = 32;
 
-/// A campaign with its live state.
+/// A campaign with its live state. `repr(C)`: what the auction reads of every campaign
+/// it considers (paused, spend, views and clicks) comes first, in one or two cache lines.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Live {
-    pub campaign: Campaign,
-    serial: u32,
     paused: AtomicBool,
+    serial: u32,
     pub counters: Counters,
+    pub campaign: Campaign,
     /// Each content's JSON as the shop sees it, built once: the whole object for a
     /// string, the object up to the opening bracket of the list for a shelf.
     json: Vec<String>,
@@ -40,14 +42,12 @@ impl Live {
     }
 
     /// Not paused, under its total budget and its pacing line (the schedule is checked
-    /// by the index entry).
-    fn may_spend(&self, now_ms: i64) -> bool {
-        let c = &self.campaign;
-        if self.paused() || self.counters.spent() >= c.budget.total {
+    /// by the index entry, which also holds the budgets).
+    fn may_spend(&self, total: Nanos, daily: Option<Nanos>, now_ms: i64) -> bool {
+        if self.paused() || self.counters.spent() >= total {
             return false;
         }
-        c.daily_budget()
-            .is_none_or(|d| pacing::allowed(d, self.counters.day_spent(now_ms), now_ms))
+        daily.is_none_or(|d| pacing::allowed(d, self.counters.day_spent(now_ms), now_ms))
     }
 
     fn value_now(&self) -> f64 {
@@ -376,7 +376,7 @@ impl Engine {
             e.types & shown != 0
                 && now_ms >= e.starts_ms
                 && now_ms < e.ends_ms
-                && e.live.may_spend(now_ms)
+                && e.live.may_spend(e.total, e.daily, now_ms)
                 && (e.untargeted || e.live.campaign.targeting.matches(page, visitor, base))
         };
         // CPM lists are sorted by value: walk them from the top, only as far as needed.

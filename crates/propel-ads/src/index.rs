@@ -14,6 +14,7 @@
 use crate::engine::Live;
 use crate::placement::PlacementKind;
 use crate::targeting::Page;
+use crate::Nanos;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +33,9 @@ pub(crate) struct Entry {
     pub starts_ms: i64,
     /// `i64::MAX` when the campaign has no end.
     pub ends_ms: i64,
+    /// The total budget and the day's.
+    pub total: Nanos,
+    pub daily: Option<Nanos>,
 }
 
 impl Entry {
@@ -48,6 +52,8 @@ impl Entry {
             untargeted: c.targeting.is_empty(),
             starts_ms: c.starts_ms,
             ends_ms: c.ends_ms.unwrap_or(i64::MAX),
+            total: c.budget.total,
+            daily: c.daily_budget(),
         }
     }
 }

@@ -162,10 +162,14 @@ impl Products for BaseProducts<'_> {
         let tree = self.0.tree();
         let mut out = Vec::new();
         for &c in self.0.category_ids(product) {
-            for a in std::iter::once(c).chain(tree.ancestors(c)) {
-                if !out.contains(&a) {
-                    out.push(a);
-                }
+            let mut at = Some(c);
+            // Bounded like `CategoryTree::ancestors`, in case of a cycle.
+            for _ in 0..=tree.len() {
+                let Some(a) = at.filter(|a| !out.contains(a)) else {
+                    break;
+                };
+                out.push(a);
+                at = tree.parent(a);
             }
         }
         Some(out)

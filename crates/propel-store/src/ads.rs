@@ -107,10 +107,10 @@ impl AdWriter {
 const MAX_PER_COMMIT: usize = 20_000;
 
 /// A report group: (campaign, day of serving, placement, content).
-type GroupKey = (String, i64, String, String);
+type GroupKey<'a> = (&'a str, i64, &'a str, &'a str);
 
 /// What a batch adds to each report group: served, viewed, clicked, spend.
-type Sums = HashMap<GroupKey, [i64; 4]>;
+type Sums<'a> = HashMap<GroupKey<'a>, [i64; 4]>;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -123,13 +123,14 @@ struct ServedLog {
 }
 
 impl ServedLog {
-    fn push(&mut self, fields: [&str; 6], served_ms: i64) {
+    fn push(&mut self, id: &str, partner: i64, fields: [&str; 4], served_ms: i64) {
         use std::fmt::Write;
         if self.body.is_empty() {
             (self.first_ms, self.last_ms) = (served_ms, served_ms);
         }
         self.first_ms = self.first_ms.min(served_ms);
         self.last_ms = self.last_ms.max(served_ms);
+        let _ = write!(self.body, "{id}\t{partner}\t");
         for f in fields {
             // Ids and session ids never hold tabs or line breaks (their rules forbid them).
             self.body.push_str(f);
@@ -165,11 +166,11 @@ fn parse_served_line(line: &str) -> Option<AdImpressionRow> {
     })
 }
 
-fn write_one(
+fn write_one<'a>(
     tx: &rusqlite::Transaction<'_>,
-    w: &AdWrite,
+    w: &'a AdWrite,
     log: &mut ServedLog,
-    sums: &mut Sums,
+    sums: &mut Sums<'a>,
 ) -> rusqlite::Result<()> {
     match w {
         AdWrite::Served {
@@ -182,21 +183,16 @@ fn write_one(
             served_ms,
         } => {
             log.push(
-                [
-                    id,
-                    &partner.to_string(),
-                    campaign,
-                    content,
-                    placement,
-                    session,
-                ],
+                id,
+                *partner,
+                [campaign, content, placement, session],
                 *served_ms,
             );
             let key = (
-                campaign.clone(),
+                campaign.as_str(),
                 served_ms.div_euclid(DAY_MS),
-                placement.clone(),
-                content.clone(),
+                placement.as_str(),
+                content.as_str(),
             );
             sums.entry(key).or_default()[0] += 1;
         }
@@ -226,10 +222,10 @@ fn write_one(
             ])?;
             if counted > 0 {
                 let key = (
-                    campaign.clone(),
+                    campaign.as_str(),
                     served_ms.div_euclid(DAY_MS),
-                    placement.clone(),
-                    content.clone(),
+                    placement.as_str(),
+                    content.as_str(),
                 );
                 let sum = sums.entry(key).or_default();
                 sum[if *click { 2 } else { 1 }] += 1;
@@ -240,7 +236,11 @@ fn write_one(
     Ok(())
 }
 
-fn write_sums(tx: &rusqlite::Transaction<'_>, log: ServedLog, sums: Sums) -> rusqlite::Result<()> {
+fn write_sums(
+    tx: &rusqlite::Transaction<'_>,
+    log: ServedLog,
+    sums: Sums<'_>,
+) -> rusqlite::Result<()> {
     if !log.body.is_empty() {
         tx.prepare_cached("INSERT INTO ad_served(first_ms, last_ms, body) VALUES (?1, ?2, ?3)")?
             .execute(params![log.first_ms, log.last_ms, log.body])?;
