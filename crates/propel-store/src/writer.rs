@@ -5,11 +5,19 @@
 //! job cannot take others with it, commits once, and only then answers every job.
 //! The queue is FIFO and jobs are written in order, so a visitor's events are stored
 //! in the order they were accepted.
+//!
+//! Durability is pipelined: the writer's connection commits without syncing
+//! (`synchronous=NORMAL`), and a second thread, the syncer, `fdatasync`s the WAL file
+//! before it answers the groups committed so far. Every answer still waits for the sync
+//! that covers its commit (as with `synchronous=FULL`), but the writer builds the next
+//! group while the disk syncs the previous one instead of waiting for it.
 
 use crate::contacts;
 use propel_model::{EventKind, ValidatedEvent};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,8 +62,10 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
+    /// `conn` must be in WAL mode; `wal` is its WAL file, synced before every answer.
     pub(crate) fn start(
         conn: Connection,
+        wal: PathBuf,
         observer: Option<CommitObserver>,
         window: Duration,
     ) -> crate::Result<EventWriter> {
@@ -71,9 +81,18 @@ impl EventWriter {
             });
             answers
         });
+        let (committed, to_sync) = std::sync::mpsc::channel::<Committed>();
+        let syncer = std::thread::Builder::new()
+            .name("event-syncer".into())
+            .spawn(move || sync_loop(wal, to_sync, observer, responder))?;
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || run(conn, rx, observer, window, responder))?;
+            .spawn(move || {
+                run(conn, rx, window, &committed);
+                // The syncer ends once every committed group has been synced and answered.
+                drop(committed);
+                let _ = syncer.join();
+            })?;
         Ok(EventWriter {
             queue: tx,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
@@ -119,9 +138,8 @@ const BUSY_GAP: Duration = Duration::from_millis(3);
 fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Message>,
-    observer: Option<CommitObserver>,
     window: Duration,
-    responder: Option<mpsc::UnboundedSender<Answers>>,
+    syncer: &std::sync::mpsc::Sender<Committed>,
 ) {
     let mut stop_reply = None;
     let mut last_commit = Instant::now() - BUSY_GAP;
@@ -141,7 +159,7 @@ fn run(
             stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
         if !jobs.is_empty() {
-            commit_group(&mut conn, jobs, &observer, &responder);
+            commit_group(&mut conn, jobs, syncer);
             last_commit = Instant::now();
         }
     }
@@ -154,7 +172,7 @@ fn run(
         }
     }
     if !late.is_empty() {
-        commit_group(&mut conn, late, &observer, &responder);
+        commit_group(&mut conn, late, syncer);
     }
     if let Some(reply) = stop_reply {
         let _ = reply.send(());
@@ -187,8 +205,7 @@ fn gather(
 fn commit_group(
     conn: &mut Connection,
     jobs: Vec<Job>,
-    observer: &Option<CommitObserver>,
-    responder: &Option<mpsc::UnboundedSender<Answers>>,
+    syncer: &std::sync::mpsc::Sender<Committed>,
 ) {
     // Jobs were validated before they were queued, so the whole group nearly always
     // commits at once. When it does not, each job is retried alone so that one bad
@@ -207,11 +224,6 @@ fn commit_group(
         .filter(|(_, r)| r.is_ok())
         .map(|(j, _)| j.events.len())
         .sum();
-    if let Some(observe) = observer {
-        if stored > 0 {
-            observe(stored);
-        }
-    }
     let answers: Answers = jobs
         .into_iter()
         .zip(results)
@@ -222,14 +234,72 @@ fn commit_group(
             (job.reply, result)
         })
         .collect();
-    let undelivered = match responder {
-        Some(r) => r.send(answers).err().map(|e| e.0),
-        None => Some(answers),
-    };
-    // Without a runtime (or after it stopped), answer from this thread.
-    for (reply, result) in undelivered.unwrap_or_default() {
-        let _ = reply.send(result);
+    if let Err(unsent) = syncer.send(Committed { answers, stored }) {
+        // The syncer is gone (it only stops after this thread): nothing can vouch for
+        // durability, so nobody is told the write succeeded.
+        for (reply, _) in unsent.0.answers {
+            let _ = reply.send(Err(WriteError::Stopped));
+        }
     }
+}
+
+/// A committed group waiting for the WAL sync that makes it durable.
+struct Committed {
+    answers: Answers,
+    stored: usize,
+}
+
+/// Syncs the WAL once for every run of committed groups, then answers them in order.
+fn sync_loop(
+    wal: PathBuf,
+    committed: std::sync::mpsc::Receiver<Committed>,
+    observer: Option<CommitObserver>,
+    responder: Option<mpsc::UnboundedSender<Answers>>,
+) {
+    let mut file: Option<File> = None;
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        let synced = sync_wal(&wal, &mut file);
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "syncing the event log failed");
+        }
+        for group in groups {
+            let mut answers = group.answers;
+            if let Err(e) = &synced {
+                for (_, result) in answers.iter_mut() {
+                    if result.is_ok() {
+                        *result = Err(WriteError::Storage(e.clone()));
+                    }
+                }
+            } else if let Some(observe) = &observer {
+                if group.stored > 0 {
+                    observe(group.stored);
+                }
+            }
+            let undelivered = match &responder {
+                Some(r) => r.send(answers).err().map(|e| e.0),
+                None => Some(answers),
+            };
+            // Without a runtime (or after it stopped), answer from this thread.
+            for (reply, result) in undelivered.unwrap_or_default() {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// `fdatasync` of the WAL: everything the writer committed before this call is on disk
+/// after it. The file is opened on first use (SQLite creates it) and reopened after an error.
+fn sync_wal(path: &PathBuf, file: &mut Option<File>) -> Result<(), String> {
+    if file.is_none() {
+        *file = Some(File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?);
+    }
+    let result = file.as_ref().map(File::sync_data).unwrap_or(Ok(()));
+    result.map_err(|e| {
+        *file = None;
+        format!("fdatasync of {}: {e}", path.display())
+    })
 }
 
 /// Writes jobs in one transaction: all of them or none.
@@ -293,6 +363,40 @@ mod tests {
 
     fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
         kind.validate(&body, 1_700_000_000_000).unwrap()
+    }
+
+    /// The answer depends on the WAL sync: when the WAL cannot be synced, the writer
+    /// says so instead of acknowledging a commit that may not survive a power loss.
+    #[tokio::test]
+    async fn no_success_without_a_synced_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = PartnerId::from_bytes([9; 12]);
+        let partner = store
+            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
+            .unwrap();
+        let conn = crate::connect(store.path()).unwrap();
+        conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        let missing = dir.path().join("no-such-dir").join("propel.db-wal");
+        let writer = super::EventWriter::start(conn, missing, None, Duration::ZERO).unwrap();
+        let e = event(
+            EventKind::View,
+            json!({"sessionExternalId": "a", "productId": 1}),
+        );
+        let result = writer.write(partner.rowid, Arc::new(vec![e.clone()])).await;
+        assert!(
+            matches!(result, Err(super::WriteError::Storage(ref m)) if m.contains("no-such-dir")),
+            "{result:?}"
+        );
+        writer.stop().await;
+
+        // The real writer syncs the real WAL and succeeds.
+        let writer = store.start_writer(None, Duration::ZERO).unwrap();
+        writer
+            .write(partner.rowid, Arc::new(vec![e]))
+            .await
+            .unwrap();
+        writer.stop().await;
     }
 
     #[tokio::test]
