@@ -49,11 +49,6 @@ impl Live {
         }
         daily.is_none_or(|d| pacing::allowed(d, self.counters.day_spent(now_ms), now_ms))
     }
-
-    fn value_now(&self) -> f64 {
-        self.campaign
-            .value_per_view(self.counters.views(), self.counters.clicks())
-    }
 }
 
 fn content_json(c: &crate::Content) -> String {
@@ -419,7 +414,10 @@ impl Engine {
                     unvalued.swap_remove(at);
                 }
                 if eligible(e) {
-                    let value = e.live.value_now();
+                    // `Campaign::value_per_view` of a CPC campaign (the entry's value is
+                    // its bid), without reaching into the campaign.
+                    let c = &e.live.counters;
+                    let value = e.value * ctr(c.views(), c.clicks());
                     top_cpc = Some(top_cpc.map_or(value, |t| t.max(value)));
                     cpc.push((value, e));
                 }
