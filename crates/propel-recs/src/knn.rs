@@ -182,12 +182,17 @@ pub(crate) struct SessionIndex {
     last: Vec<(u32, u32, f32)>,
     last_starts: Vec<u32>,
     /// Per session: recency decay / sqrt(distinct items) (also in its
-    /// postings, where requests read it). The decay is taken
-    /// from the newest session's end, not from the request time: the two
-    /// differ by one factor common to every session, which neither the
-    /// top-k choice nor the normalised scores see, and the newest data never
-    /// decays to nothing (f32) however old it is.
+    /// postings, where requests read it). The decay `recency` is taken from
+    /// the newest session's end, not from the request time: for a request at
+    /// or after that end the two differ by one factor common to every
+    /// session, which neither the top-k choice nor the normalised scores see,
+    /// and the newest data never decays to nothing (f32) however old it is.
+    /// A request before it (sessions "from the future", as in a hold-out
+    /// evaluation) caps the decay at the request time's, as an age clamped at
+    /// 0 would.
     factor: Vec<f32>,
+    recency: Vec<f32>,
+    newest_ms: i64,
     /// Per item: (session id, the item's last position in it, the session's
     /// factor), most recent session first, at most `sample_per_item`.
     postings: Vec<Vec<(u32, u32, f32)>>,
@@ -204,6 +209,7 @@ impl SessionIndex {
         let mut last_pos: Vec<(u32, u32)> = Vec::with_capacity(total);
         let mut last_starts = Vec::with_capacity(sessions.len() + 1);
         let mut factor = Vec::with_capacity(sessions.len());
+        let mut recency = Vec::with_capacity(sessions.len());
         let newest = sessions.iter().map(|s| s.end_ms).max().unwrap_or(0);
         let day_ms = 86_400_000.0;
         let mut max_len = 1;
@@ -216,13 +222,14 @@ impl SessionIndex {
                 }
             }
             let len = (last_pos.len() - from).max(1) as f64;
-            let mut f = 1.0 / len.sqrt();
+            let mut g = 1.0;
             if cfg.lambda_days > 0.0 {
                 let age = (newest - s.end_ms).max(0) as f64;
-                f *= (-age / (cfg.lambda_days * day_ms)).exp();
+                g = (-age / (cfg.lambda_days * day_ms)).exp();
             }
-            let f = f as f32;
+            let f = (g / len.sqrt()) as f32;
             factor.push(f);
+            recency.push(g as f32);
             for &(it, p) in &last_pos[from..] {
                 if let Some(list) = postings.get_mut(it as usize) {
                     list.push((sid as u32, p, f));
@@ -268,6 +275,8 @@ impl SessionIndex {
             last,
             last_starts,
             factor,
+            recency,
+            newest_ms: newest,
             postings,
             item_decay,
         }
@@ -281,9 +290,15 @@ impl SessionIndex {
         &self.last[self.last_starts[sid] as usize..self.last_starts[sid + 1] as usize]
     }
 
-    /// Scores items for the current session (dense ids, oldest first) into
-    /// `s.scores` (reset first). Ids beyond the index are ignored.
-    pub fn score(&self, current: &[u32], s: &mut Scratch) {
+    /// End of the newest indexed session: answers do not depend on a request
+    /// time at or after it.
+    pub fn newest_ms(&self) -> i64 {
+        self.newest_ms
+    }
+
+    /// Scores items for the current session (dense ids, oldest first) at
+    /// `now_ms` into `s.scores` (reset first). Ids beyond the index are ignored.
+    pub fn score(&self, current: &[u32], now_ms: i64, s: &mut Scratch) {
         let cfg = &self.cfg;
         let n_items = self.n_items();
         s.scores.reset(n_items);
@@ -333,6 +348,17 @@ impl SessionIndex {
                 (sid, slot.1 / norm_cur * slot.3, slot.2)
             }));
         }
+        if cfg.lambda_days > 0.0 && now_ms < self.newest_ms {
+            // Sessions ending after the request time count as ending at it.
+            let cap = (-((self.newest_ms - now_ms) as f64) / (cfg.lambda_days * 86_400_000.0)).exp()
+                as f32;
+            for c in &mut s.cands {
+                let g = self.recency[c.0 as usize];
+                if g > cap {
+                    c.1 *= cap / g;
+                }
+            }
+        }
         if s.cands.len() > cfg.k {
             // Best `k` by similarity, on integer keys in `f32::total_cmp` order.
             s.cands
@@ -351,14 +377,14 @@ impl SessionIndex {
     /// Per item, the kNN scores of a session made of that item alone, best
     /// first, the item itself left out: precomputed so that product-to-product
     /// requests only read lists.
-    pub fn item_neighbours(&self, top: usize) -> Vec<Vec<(u32, f32)>> {
+    pub fn item_neighbours(&self, now_ms: i64, top: usize) -> Vec<Vec<(u32, f32)>> {
         with_scratch(|s| {
             (0..self.n_items() as u32)
                 .map(|it| {
                     if self.postings[it as usize].is_empty() {
                         return Vec::new();
                     }
-                    self.score(&[it], s);
+                    self.score(&[it], now_ms, s);
                     let mut v: Vec<(u32, f32)> = s.scores.entries().filter(|x| x.0 != it).collect();
                     v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                     v.truncate(top);

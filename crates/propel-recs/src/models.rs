@@ -90,7 +90,7 @@ impl Models {
         );
         let knn = SessionIndex::build(&prepared, n, &config.knn);
         let mut rel = rel;
-        rel.similar = knn.item_neighbours(config.neighbours_per_item);
+        rel.similar = knn.item_neighbours(now_ms, config.neighbours_per_item);
         let search =
             SearchIndex::build(sessions.iter().copied(), |i| dense.get(&i).copied(), config);
         Models {
@@ -108,6 +108,12 @@ impl Models {
     /// When the snapshot was built (popularity is decayed to this time).
     pub fn built_at_ms(&self) -> i64 {
         self.built_at_ms
+    }
+
+    /// End of the newest visit the models learned from: personal answers
+    /// do not depend on a request time at or after it.
+    pub fn newest_visit_ms(&self) -> i64 {
+        self.knn.newest_ms()
     }
 
     /// Products known to the models.

@@ -294,7 +294,7 @@ async fn recommendations(
         // resources read the visitor (the others skip the profile merge).
         key.push('|');
         key.push_str(session.as_str());
-        let body = recs.personal(key, session.as_str(), &models, &base, answer);
+        let body = recs.personal(key, session.as_str(), now, &models, &base, answer);
         (body, CACHE_PERSONAL)
     } else {
         (

@@ -234,18 +234,22 @@ impl PartnerRecs {
 
     /// The answer to a personal request `key` of `session`: cached while the visitor's
     /// merged profile, the models and the base stay the same, else `compute`'s from the
-    /// profile (`None` for an unknown visitor). A personal answer is a function of
-    /// these three only (the algorithms do not read the clock in a way that changes a
-    /// ranking), so a cached one is the answer a computation would give.
+    /// profile (`None` for an unknown visitor). At or after the models' newest visit
+    /// (`now_ms >= models.newest_visit_ms()`, the rule unless events are dated in the
+    /// future) a personal answer is a function of these three only (the algorithms do
+    /// not read the clock in a way that changes a ranking), so a cached one is the answer
+    /// a computation would give; before it, nothing is cached.
     pub fn personal(
         &self,
         key: String,
         session: &str,
+        now_ms: i64,
         models: &Arc<Models>,
         base: &Arc<ProductBase>,
         compute: impl FnOnce(Option<&Profile>) -> Bytes,
     ) -> Bytes {
-        if self.personal_capacity > 0 {
+        let cacheable = self.personal_capacity > 0 && now_ms >= models.newest_visit_ms();
+        if cacheable {
             let version = self.profile_version(session);
             if let Some((v, hit)) = self
                 .personal
@@ -262,7 +266,7 @@ impl PartnerRecs {
         // gives a newer version next time, never a stale answer under a new version.
         let (version, profile) = self.profile_with_version(session);
         let answer = compute(profile.as_ref());
-        if self.personal_capacity > 0 {
+        if cacheable {
             if let Ok(mut cache) = self.personal.lock() {
                 cache.put(
                     key,
@@ -495,7 +499,8 @@ mod tests {
     /// counting the computations.
     fn ask(recs: &PartnerRecs, session: &str, base: &Arc<ProductBase>, runs: &Cell<u32>) -> String {
         let models = recs.models();
-        let answer = recs.personal(format!("k|{session}"), session, &models, base, |p| {
+        let now = models.newest_visit_ms();
+        let answer = recs.personal(format!("k|{session}"), session, now, &models, base, |p| {
             runs.set(runs.get() + 1);
             let items: Vec<String> = p
                 .map(|p| p.recent_items().iter().map(i64::to_string).collect())
@@ -555,6 +560,22 @@ mod tests {
         let other_base = Arc::new(ProductBase::empty());
         assert_eq!(ask(&recs, "a", &other_base, &runs), "22,12,21,11");
         assert_eq!(runs.get(), runs_before + 1);
+    }
+
+    #[test]
+    fn nothing_is_cached_for_a_request_time_before_the_newest_visit() {
+        let recs = PartnerRecs::new(&propel_recs::Config::default(), 100);
+        let base = Arc::new(ProductBase::empty());
+        let models = recs.models();
+        let runs = Cell::new(0);
+        let early = models.newest_visit_ms() - 1;
+        for _ in 0..2 {
+            recs.personal("k".into(), "a", early, &models, &base, |_| {
+                runs.set(runs.get() + 1);
+                Bytes::new()
+            });
+        }
+        assert_eq!(runs.get(), 2);
     }
 
     #[test]

@@ -19,9 +19,9 @@ const SCAN: usize = 20_000;
 /// Scores for the next product of a session (dense ids, oldest first) into
 /// `s.scores`: a STAN-like session kNN plus sequential rules ("viewed next
 /// after") from the last products, each normalised to a best score of 1.
-pub(crate) fn session_scores(m: &Models, session: &[u32], s: &mut Scratch) {
+pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64, s: &mut Scratch) {
     let cfg = &m.config;
-    m.knn.score(session, s);
+    m.knn.score(session, now_ms, s);
     s.scores.normalise();
     if cfg.rules_weight > 0.0 {
         s.other.reset(m.item_count());
@@ -52,8 +52,9 @@ pub(crate) fn session_scores(m: &Models, session: &[u32], s: &mut Scratch) {
 /// sequential rules, then bestsellers; an unknown visitor gets bestsellers.
 /// Products the visitor already saw may come back: they are the most likely
 /// next views (a third of next clicks in the yoochoose data).
-/// The answer does not depend on the request time (see [`crate::knn`]), only
-/// on the profile, the models and the catalog, so callers may cache it.
+/// At or after [`Models::newest_visit_ms`] the answer does not depend on the
+/// request time (see [`crate::knn`]), only on the profile, the models and the
+/// catalog, so callers may cache it.
 pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
     let Some(profile) = r.profile.filter(|p| !p.events().is_empty()) else {
         return popular(m, c, r);
@@ -73,8 +74,13 @@ pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
         recent.reverse();
         session = recent;
     }
+    let now = if r.now_ms != 0 {
+        r.now_ms
+    } else {
+        m.built_at_ms()
+    };
     with_scratch(|s| {
-        session_scores(m, &session, s);
+        session_scores(m, &session, now, s);
         s.ranked.clear();
         s.ranked.extend(s.scores.entries());
         let mut p = Picker::new(c, r);
