@@ -37,7 +37,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn partner(state: &AppState, raw: Option<&str>) -> HttpResult<(Arc<PartnerRecord>, Query)> {
+fn partner<'q>(
+    state: &AppState,
+    raw: Option<&'q str>,
+) -> HttpResult<(Arc<PartnerRecord>, Query<'q>)> {
     let query = Query::parse(raw);
     let partner = authorize(state, &query, Api::Tracking, now_ms())?;
     Ok((partner, query))

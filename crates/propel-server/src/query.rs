@@ -1,21 +1,20 @@
 //! Query-string parameters, decoded once.
 
-pub struct Query(Vec<(String, String)>);
+use std::borrow::Cow;
 
-impl Query {
-    pub fn parse(raw: Option<&str>) -> Query {
-        Query(
-            form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+/// Borrows from the query string; only percent-encoded parts are copied.
+pub struct Query<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Query<'a> {
+    pub fn parse(raw: Option<&'a str>) -> Query<'a> {
+        Query(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).collect())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Every value of a repeated parameter (`categoryPaths=a&categoryPaths=b%2Fc`).
@@ -23,7 +22,7 @@ impl Query {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .collect()
     }
 
@@ -32,6 +31,6 @@ impl Query {
         self.0
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }

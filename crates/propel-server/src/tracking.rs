@@ -6,9 +6,8 @@ use crate::error::{json_response, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
 use crate::state::AppState;
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
@@ -28,32 +27,29 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+// The handlers take the whole request: the `HeaderMap` and `RawQuery` extractors copy
+// the headers and the query string, measurable on the hottest path.
 async fn single(
     State(state): State<AppState>,
     Path(method): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> HttpResult<Response> {
     let kind = EventKind::from_name(&method)
         .ok_or_else(|| ApiError::not_found(format!("unknown tracking method '{method}'")))?;
     let now = now_ms();
-    let partner = authorize(&state, &Query::parse(raw.as_deref()), Api::Tracking, now)?;
-    let json = read_json(&headers, body, state.config.body_limit_bytes).await?;
+    let (parts, body) = request.into_parts();
+    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
+    let json = read_json(&parts.headers, body, state.config.body_limit_bytes).await?;
     let event = kind.validate(&json, now)?;
     check_subscribed(&state, partner.rowid, &event)?;
     store(&state, partner.rowid, vec![event]).await
 }
 
-async fn batch(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> HttpResult<Response> {
+async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Response> {
     let now = now_ms();
-    let partner = authorize(&state, &Query::parse(raw.as_deref()), Api::Tracking, now)?;
-    let json = read_json(&headers, body, state.config.batch_body_limit_bytes).await?;
+    let (parts, body) = request.into_parts();
+    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
+    let json = read_json(&parts.headers, body, state.config.batch_body_limit_bytes).await?;
     let events = validate_batch(&json, now, state.config.max_batch_events)?;
     for (index, event) in events.iter().enumerate() {
         check_subscribed(&state, partner.rowid, event)

@@ -307,22 +307,29 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> Result<(), WriteError> {
     let storage = |e: rusqlite::Error| WriteError::Storage(e.to_string());
     let mut tx = conn.transaction().map_err(storage)?;
     let mut per_partner: HashMap<i64, (i64, i64)> = HashMap::new();
-    for job in jobs {
-        write_job(&tx, job).map_err(storage)?;
-        let entry = per_partner.entry(job.partner).or_insert((0, i64::MIN));
-        entry.0 += job.events.len() as i64;
-        entry.1 = job.events.iter().fold(entry.1, |m, e| m.max(e.ts_ms));
+    {
+        // Prepared once per group, not per job: a group holds up to thousands of jobs.
+        let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(storage)?;
+        for job in jobs {
+            write_job(&tx, &mut insert, job).map_err(storage)?;
+            let entry = per_partner.entry(job.partner).or_insert((0, i64::MIN));
+            entry.0 += job.events.len() as i64;
+            entry.1 = job.events.iter().fold(entry.1, |m, e| m.max(e.ts_ms));
+        }
     }
     update_partner_counters(&mut tx, &per_partner).map_err(storage)?;
     tx.commit().map_err(storage)
 }
 
-fn write_job(tx: &Connection, job: &Job) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO events(partner, session, kind, ts_ms, body, order_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
-         DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body",
-    )?;
+const INSERT_EVENT: &str = "INSERT INTO events(partner, session, kind, ts_ms, body, order_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
+     DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body";
+
+fn write_job(
+    tx: &Connection,
+    insert: &mut rusqlite::CachedStatement<'_>,
+    job: &Job,
+) -> rusqlite::Result<()> {
     for event in job.events.iter() {
         insert.execute(params![
             job.partner,
