@@ -62,6 +62,17 @@ pub fn authorize(
     let Some(partner_id) = query.get("partnerId") else {
         return Err(unauthorized("partnerId is required", "partnerId"));
     };
+    authorize_partner(state, partner_id, query, api, now_ms)
+}
+
+/// [`authorize`] for an API that names the partner in its path rather than its query.
+pub fn authorize_partner(
+    state: &AppState,
+    partner_id: &str,
+    query: &Query,
+    api: Api,
+    now_ms: i64,
+) -> Result<Arc<PartnerRecord>, HttpError> {
     let partner = PartnerId::parse(partner_id)
         .ok()
         .and_then(|id| state.partners.get(id.as_str()))

@@ -2,7 +2,7 @@
 //! `GET /v1/partners/{partnerId}/{kind}/{placementId}/impressions`.
 
 use crate::ads_state::{interests, BaseProducts};
-use crate::auth::authorize;
+use crate::auth::authorize_partner;
 use crate::error::{json_response, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
@@ -95,10 +95,8 @@ async fn impressions(
     let kind = PlacementKind::from_path_segment(&kind)
         .ok_or_else(|| ApiError::not_found(format!("unknown placement kind '{kind}'")))?;
     let now = now_ms();
-    let encoded: String = form_urlencoded::byte_serialize(partner_id.as_bytes()).collect();
-    let raw = format!("partnerId={encoded}&{}", raw.unwrap_or_default());
-    let query = Query::parse(Some(&raw));
-    let partner = authorize(&state, &query, Api::Sponsored, now)?;
+    let query = Query::parse(raw.as_deref());
+    let partner = authorize_partner(&state, &partner_id, &query, Api::Sponsored, now)?;
     let placement = state
         .ads
         .placement(&placement_id)
