@@ -36,6 +36,8 @@ pub struct Config {
     pub group_commit_window_micros: u64,
     /// How often shop-wide recommendation models are rebuilt when events arrived.
     pub model_rebuild_seconds: u64,
+    /// Personal recommendation answers cached per partner (cleared when full); 0: no cache.
+    pub recs_personal_cache: usize,
     /// SMTP relay for email (`smtp://host:port`, `smtps://user:pass@host:465`); no email is
     /// sent without it (emails stay scheduled). Prefer `PROPEL_SMTP_URL`: it may hold a password.
     #[serde(skip_serializing)]
@@ -69,6 +71,7 @@ impl Default for Config {
             partner_refresh_millis: 1000,
             group_commit_window_micros: 400,
             model_rebuild_seconds: 60,
+            recs_personal_cache: 50_000,
             smtp_url: None,
             public_url: None,
             email_min_gap_seconds: 60,
@@ -110,6 +113,9 @@ impl Config {
         if let Some(v) = get("PROPEL_MODEL_REBUILD_SECONDS").and_then(|v| v.parse().ok()) {
             self.model_rebuild_seconds = v;
         }
+        if let Some(v) = get("PROPEL_RECS_PERSONAL_CACHE").and_then(|v| v.trim().parse().ok()) {
+            self.recs_personal_cache = v;
+        }
         if let Some(v) = get("PROPEL_SMTP_URL").filter(|v| !v.is_empty()) {
             self.smtp_url = Some(v);
         }
@@ -143,6 +149,11 @@ mod tests {
         assert_eq!(c.max_batch_events, 10_000);
         c.apply_env(|k| (k == "PROPEL_LISTEN").then(|| "127.0.0.1:1".to_string()));
         assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.recs_personal_cache, 50_000);
+        c.apply_env(|k| (k == "PROPEL_RECS_PERSONAL_CACHE").then(|| "0".to_string()));
+        assert_eq!(c.recs_personal_cache, 0, "0 turns the personal answer cache off");
+        let c = Config::from_toml("recs_personal_cache = 10").unwrap();
+        assert_eq!(c.recs_personal_cache, 10);
         assert!(Config::from_toml("nonsense = 1").is_err());
     }
 }

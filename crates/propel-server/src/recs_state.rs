@@ -156,16 +156,6 @@ impl<V: Clone> AnswerCache<V> {
 }
 
 const MAX_CACHED_ANSWERS: usize = 20_000;
-/// Personal answers kept per partner (each is the answer of one visitor to one request):
-/// `PROPEL_RECS_PERSONAL_CACHE` sets it, 0 turns the cache off.
-const MAX_PERSONAL_ANSWERS: usize = 50_000;
-
-fn personal_cache_capacity() -> usize {
-    std::env::var("PROPEL_RECS_PERSONAL_CACHE")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(MAX_PERSONAL_ANSWERS)
-}
 
 pub struct PartnerRecs {
     rules: ArcSwap<RecommendationRules>,
@@ -407,10 +397,12 @@ pub struct RecsRegistry {
 }
 
 impl RecsRegistry {
-    pub fn new(config: propel_recs::Config) -> RecsRegistry {
+    /// `personal_capacity`: personal answers kept per partner (each is one visitor's answer
+    /// to one request), 0 for none; `recs_personal_cache` in the configuration.
+    pub fn new(config: propel_recs::Config, personal_capacity: usize) -> RecsRegistry {
         RecsRegistry {
             config,
-            personal_capacity: personal_cache_capacity(),
+            personal_capacity,
             partners: RwLock::new(HashMap::new()),
         }
     }

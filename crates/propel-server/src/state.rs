@@ -53,6 +53,7 @@ impl AppState {
         let catalogs = Arc::new(crate::catalog_state::CatalogRegistry::load(&store)?);
         let recs = Arc::new(crate::recs_state::RecsRegistry::new(
             propel_recs::Config::default(),
+            config.recs_personal_cache,
         ));
         let rowids: Vec<i64> = store.partners()?.iter().map(|p| p.rowid).collect();
         let started = std::time::Instant::now();
