@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:1");
         assert_eq!(c.recs_personal_cache, 50_000);
         c.apply_env(|k| (k == "PROPEL_RECS_PERSONAL_CACHE").then(|| "0".to_string()));
-        assert_eq!(c.recs_personal_cache, 0, "0 turns the personal answer cache off");
+        assert_eq!(
+            c.recs_personal_cache, 0,
+            "0 turns the personal answer cache off"
+        );
         let c = Config::from_toml("recs_personal_cache = 10").unwrap();
         assert_eq!(c.recs_personal_cache, 10);
         assert!(Config::from_toml("nonsense = 1").is_err());
