@@ -13,6 +13,9 @@ use axum::routing::post;
 use axum::Router;
 use propel_model::event::validate_batch;
 use propel_model::{ApiError, EventKind, ValidatedEvent};
+use propel_store::PartnerRecord;
+use serde_json::Value;
+use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,9 +40,7 @@ async fn single(
     let kind = EventKind::from_name(&method)
         .ok_or_else(|| ApiError::not_found(format!("unknown tracking method '{method}'")))?;
     let now = now_ms();
-    let (parts, body) = request.into_parts();
-    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
-    let json = read_json(&parts.headers, body, state.config.body_limit_bytes).await?;
+    let (partner, json) = accept(&state, request, state.config.body_limit_bytes, now).await?;
     let event = kind.validate(&json, now)?;
     check_subscribed(&state, partner.rowid, &event)?;
     store(&state, partner.rowid, vec![event]).await
@@ -47,15 +48,26 @@ async fn single(
 
 async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Response> {
     let now = now_ms();
-    let (parts, body) = request.into_parts();
-    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
-    let json = read_json(&parts.headers, body, state.config.batch_body_limit_bytes).await?;
+    let (partner, json) = accept(&state, request, state.config.batch_body_limit_bytes, now).await?;
     let events = validate_batch(&json, now, state.config.max_batch_events)?;
     for (index, event) in events.iter().enumerate() {
         check_subscribed(&state, partner.rowid, event)
             .map_err(|e| e.at_index(index, "welcomeSequence."))?;
     }
     store(&state, partner.rowid, events).await
+}
+
+/// The caller's partner (authorized, within its rate) and the request's JSON body.
+async fn accept(
+    state: &AppState,
+    request: Request,
+    body_limit: usize,
+    now: i64,
+) -> HttpResult<(Arc<PartnerRecord>, Value)> {
+    let (parts, body) = request.into_parts();
+    let partner = authorize(state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
+    let json = read_json(&parts.headers, body, body_limit).await?;
+    Ok((partner, json))
 }
 
 /// `welcomeSequence` only for addresses in the partner's subscriber base.
@@ -82,7 +94,7 @@ async fn store(
     events: Vec<ValidatedEvent>,
 ) -> HttpResult<Response> {
     let n = events.len();
-    let events = std::sync::Arc::new(events);
+    let events = Arc::new(events);
     state.writer.write(partner, events.clone()).await?;
     // Personal answers see the event on the visitor's next request.
     for e in events.iter() {

@@ -85,8 +85,6 @@ impl Store {
         gather_window: std::time::Duration,
     ) -> Result<EventWriter> {
         let conn = connect(&self.path)?;
-        // The writer syncs the WAL itself, on its syncer thread, before answering; see writer.rs.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         EventWriter::start(conn, wal.into(), observer, gather_window)

@@ -17,7 +17,7 @@ use propel_model::{EventKind, ValidatedEvent};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -69,6 +69,8 @@ impl EventWriter {
         observer: Option<CommitObserver>,
         window: Duration,
     ) -> crate::Result<EventWriter> {
+        // Commits leave syncing to the syncer thread (see the module's comment).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let (tx, rx) = mpsc::channel(QUEUE_JOBS);
         let responder = tokio::runtime::Handle::try_current().ok().map(|runtime| {
             let (answers, mut pending) = mpsc::unbounded_channel::<Answers>();
@@ -291,15 +293,18 @@ fn sync_loop(
 
 /// `fdatasync` of the WAL: everything the writer committed before this call is on disk
 /// after it. The file is opened on first use (SQLite creates it) and reopened after an error.
-fn sync_wal(path: &PathBuf, file: &mut Option<File>) -> Result<(), String> {
-    if file.is_none() {
-        *file = Some(File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?);
-    }
-    let result = file.as_ref().map(File::sync_data).unwrap_or(Ok(()));
-    result.map_err(|e| {
+fn sync_wal(path: &Path, file: &mut Option<File>) -> Result<(), String> {
+    let open = match file {
+        Some(open) => open,
+        None => {
+            file.insert(File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?)
+        }
+    };
+    if let Err(e) = open.sync_data() {
         *file = None;
-        format!("fdatasync of {}: {e}", path.display())
-    })
+        return Err(format!("fdatasync of {}: {e}", path.display()));
+    }
+    Ok(())
 }
 
 /// Writes jobs in one transaction: all of them or none.
@@ -383,7 +388,6 @@ mod tests {
             .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
             .unwrap();
         let conn = crate::connect(store.path()).unwrap();
-        conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
         let missing = dir.path().join("no-such-dir").join("propel.db-wal");
         let writer = super::EventWriter::start(conn, missing, None, Duration::ZERO).unwrap();
         let e = event(
