@@ -1,13 +1,18 @@
 //! The product base: products and categories per partner and generation, first-seen
 //! times, scheduled feed sources.
 //!
-//! A full import never holds the write lock for long: it stages generation N+1 in
-//! transactions of [`BATCH`] rows on a connection of its own, flips
-//! `catalog_state.generation` in one tiny transaction, then deletes generation N in
-//! batches. Readers load a partner's current generation inside one read transaction, so
-//! they see the old base or the new one, never a mix. A failed import deletes what it
-//! staged and changes nothing. Product API upserts and deletes act on the current
-//! generation directly (one short transaction per request).
+//! Each generation of a partner's products is a table of its own,
+//! `catalog_products_{partner}_{generation}` (see [`products_table`]), whose rowid is the
+//! product id: one b-tree insert per product, interior pages that hold only ids, and a
+//! generation that leaves the base is dropped as a whole instead of row by row.
+//!
+//! A full import never holds the write lock for long: it creates generation N+1's table
+//! and stages it in transactions of [`BATCH`] rows on a connection of its own, flips
+//! `catalog_state.generation` in one tiny transaction, then drops generation N's table.
+//! Readers load a partner's current generation inside one read transaction, so they see
+//! the old base or the new one, never a mix. A failed import drops what it staged and
+//! changes nothing. Product API upserts and deletes act on the current generation
+//! directly (one short transaction per request).
 
 use crate::{connect, now_ms, Result, Store};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Transaction};
@@ -94,16 +99,57 @@ fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<CatalogSta
     )?)
 }
 
-/// Deletes one generation's rows in short transactions.
+/// The table of one generation of a partner's products: `id INTEGER PRIMARY KEY`
+/// (the rowid), `body` (the product's JSON).
+pub(crate) fn products_table(partner: i64, generation: i64) -> String {
+    format!("catalog_products_{partner}_{generation}")
+}
+
+fn create_products_table(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"
+    ))
+}
+
+fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1")?
+        .exists([table])
+}
+
+/// Deletes one generation: its products table (one statement, no row-by-row delete) and
+/// its category rows.
 fn delete_generation(conn: &mut Connection, partner: i64, generation: i64) -> Result<()> {
-    for table in ["products", "product_categories"] {
-        let sql = format!(
-            "DELETE FROM {table} WHERE partner = ?1 AND generation = ?2 AND id IN
-             (SELECT id FROM {table} WHERE partner = ?1 AND generation = ?2 LIMIT {BATCH})"
-        );
-        while conn.execute(&sql, params![partner, generation])? > 0 {}
-    }
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {}",
+        products_table(partner, generation)
+    ))?;
+    conn.execute(
+        "DELETE FROM product_categories WHERE partner = ?1 AND generation = ?2",
+        params![partner, generation],
+    )?;
     Ok(())
+}
+
+/// Migration 7: the products of each partner's current generation move from the shared
+/// `products` table (migration 2) to their generation's own table; rows of generations
+/// that were never made current (an import that crashed) are dropped with it.
+pub(crate) fn split_generations(conn: &Connection) -> rusqlite::Result<()> {
+    let current = conn
+        .prepare("SELECT partner, generation FROM catalog_state")?
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (partner, generation) in current {
+        let table = products_table(partner, generation);
+        create_products_table(conn, &table)?;
+        conn.execute(
+            &format!(
+                "INSERT INTO {table}(id, body) SELECT id, body FROM products
+                 WHERE partner = ?1 AND generation = ?2"
+            ),
+            params![partner, generation],
+        )?;
+    }
+    conn.execute_batch("DROP TABLE products")
 }
 
 impl Store {
@@ -123,10 +169,15 @@ impl Store {
             [partner],
             |r| r.get(0),
         )?;
+        create_products_table(&tx, &products_table(partner, generation))?;
         tx.commit()?;
-        // Staged batches need no fsync of their own: nobody reads them before the flip,
-        // and the flip's commit (FULL again) syncs the WAL that holds them.
-        conn.pragma_update(None, "synchronous", "OFF")?;
+        // Staged batches need no fsync of their own: nobody reads them before the flip.
+        // NORMAL (not OFF): a checkpoint still syncs the WAL before it writes the
+        // database file and syncs that file before the WAL is reused, so a power loss
+        // mid-import cannot tear the pages the current base shares with the staging one,
+        // and every staged page is durable once the flip's commit (FULL again) has synced
+        // the WAL.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", -IMPORT_CACHE_KIB)?;
         Ok(CatalogImport {
             conn,
@@ -188,15 +239,19 @@ impl Store {
                     name: r.get(2)?,
                 });
             }
-            let mut stmt = tx.prepare(
-                "SELECT p.id, p.body, f.first_seen_ms FROM products p
-                 LEFT JOIN product_first_seen f ON f.partner = p.partner AND f.id = p.id
-                 WHERE p.partner = ?1 AND p.generation = ?2",
-            )?;
-            let mut rows = stmt.query(params![partner, generation])?;
-            while let Some(r) = rows.next()? {
-                let body = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-                on_product(r.get(0)?, body, r.get(2)?);
+            // No table: the partner's state exists but no product was ever stored in
+            // this generation (an import that failed before any flip).
+            let table = products_table(partner, generation);
+            if table_exists(&tx, &table)? {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT p.id, p.body, f.first_seen_ms FROM {table} p
+                     LEFT JOIN product_first_seen f ON f.partner = ?1 AND f.id = p.id"
+                ))?;
+                let mut rows = stmt.query([partner])?;
+                while let Some(r) = rows.next()? {
+                    let body = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                    on_product(r.get(0)?, body, r.get(2)?);
+                }
             }
         }
         tx.commit()?;
@@ -220,17 +275,19 @@ impl Store {
             let stamp = bump_state(&tx, partner, now)?;
             let generation = stamp.generation;
             let mut seen = Vec::with_capacity(products.len());
+            let table = products_table(partner, generation);
+            create_products_table(&tx, &table)?;
             {
-                let mut put = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)",
-                )?;
+                let mut put = tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {table}(id, body) VALUES (?1, ?2)"
+                ))?;
                 let mut first = tx.prepare_cached(
                     "INSERT INTO product_first_seen(partner, id, first_seen_ms) VALUES (?1, ?2, ?3)
                      ON CONFLICT(partner, id) DO UPDATE SET first_seen_ms = first_seen_ms
                      RETURNING first_seen_ms",
                 )?;
                 for (id, body) in products {
-                    put.execute(params![partner, generation, id, body])?;
+                    put.execute(params![id, body])?;
                     seen.push(first.query_row(params![partner, id, now], |r| r.get(0))?);
                 }
             }
@@ -255,10 +312,12 @@ impl Store {
             let Some(generation) = generation else {
                 return Ok(None);
             };
-            let n = tx.execute(
-                "DELETE FROM products WHERE partner = ?1 AND generation = ?2 AND id = ?3",
-                params![partner, generation, id],
-            )?;
+            let table = products_table(partner, generation);
+            let n = if table_exists(&tx, &table)? {
+                tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?
+            } else {
+                0
+            };
             let stamp = if n > 0 {
                 Some(bump_state(&tx, partner, now)?)
             } else {
@@ -362,17 +421,12 @@ impl Stager<'_> {
     /// primary key tells, so no set of ids is kept in memory.
     pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
         self.begin()?;
-        let (partner, generation) = (self.partner, self.generation);
-        let inserted = self
-            .insert
-            .execute(params![partner, generation, id, body])?
-            > 0;
+        let inserted = self.insert.execute(params![id, body])? > 0;
         if inserted {
             self.first_seen
-                .execute(params![partner, id, self.started_ms])?;
+                .execute(params![self.partner, id, self.started_ms])?;
         } else {
-            self.replace
-                .execute(params![partner, generation, id, body])?;
+            self.replace.execute(params![id, body])?;
         }
         *self.staged += 1;
         let pending = self.pending.get_or_insert(0);
@@ -442,14 +496,12 @@ impl CatalogImport {
             ..
         } = self;
         let conn: &Connection = conn;
+        let table = products_table(*partner, *generation);
         Ok(Stager {
-            insert: conn.prepare_cached(
-                "INSERT INTO products(partner, generation, id, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(partner, generation, id) DO NOTHING",
-            )?,
-            replace: conn.prepare_cached(
-                "UPDATE products SET body = ?4 WHERE partner = ?1 AND generation = ?2 AND id = ?3",
-            )?,
+            insert: conn.prepare_cached(&format!(
+                "INSERT INTO {table}(id, body) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING"
+            ))?,
+            replace: conn.prepare_cached(&format!("UPDATE {table} SET body = ?2 WHERE id = ?1"))?,
             first_seen: conn.prepare_cached(
                 "INSERT OR IGNORE INTO product_first_seen(partner, id, first_seen_ms)
                  VALUES (?1, ?2, ?3)",
@@ -530,12 +582,27 @@ impl CatalogImport {
         }
         let (partner, generation) = (self.partner, self.generation);
         delete_generation(&mut self.conn, partner, generation)?;
-        // Products this import saw first were never visible: forget when they were seen.
+        // Products this import saw first were never visible: forget when they were seen
+        // (unless the current generation holds them: a Product API upsert meanwhile).
+        let current: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT generation FROM catalog_state WHERE partner = ?1",
+                [partner],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let kept = match current.map(|g| products_table(partner, g)) {
+            Some(table) if table_exists(&self.conn, &table)? => {
+                format!("AND id NOT IN (SELECT id FROM {table})")
+            }
+            _ => String::new(),
+        };
         while self.conn.execute(
             &format!(
                 "DELETE FROM product_first_seen WHERE partner = ?1 AND first_seen_ms = ?2 AND id IN
                  (SELECT id FROM product_first_seen WHERE partner = ?1 AND first_seen_ms = ?2
-                  AND id NOT IN (SELECT p.id FROM products p WHERE p.partner = ?1) LIMIT {BATCH})"
+                  {kept} LIMIT {BATCH})"
             ),
             params![partner, self.started_ms],
         )? > 0
@@ -641,6 +708,51 @@ mod tests {
     }
 
     #[test]
+    fn migration_7_moves_current_generations_to_their_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = connect(&crate::database_path(dir.path())).unwrap();
+            crate::schema::migrate_to(&mut conn, 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO catalog_state(partner, generation, last_generation, version, updated_ms)
+                 VALUES (1, 2, 3, 5, 0), (2, 1, 1, 1, 0);
+                 INSERT INTO products(partner, generation, id, body) VALUES
+                   (1, 2, 10, 'ten'), (1, 2, 11, 'eleven'), (1, 3, 12, 'staged'), (1, 1, 9, 'old'),
+                   (2, 1, 10, 'other');
+                 INSERT INTO product_first_seen(partner, id, first_seen_ms) VALUES (1, 10, 77);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let mut bodies = Vec::new();
+        let rows = store
+            .load_catalog(1, |id, body, seen| bodies.push((id, body.to_owned(), seen)))
+            .unwrap()
+            .unwrap();
+        assert_eq!((rows.generation, rows.version), (2, 5));
+        bodies.sort();
+        assert_eq!(
+            bodies,
+            [(10, "ten".into(), Some(77)), (11, "eleven".into(), None)]
+        );
+        assert_eq!(ids(&store, 2), [(10, None)]);
+        let tables: Vec<String> = store
+            .with_conn(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table'
+                     AND (name = 'products' OR name LIKE 'catalog_products_%') ORDER BY name",
+                )?;
+                let names = stmt.query_map([], |r| r.get(0))?;
+                Ok(names.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        assert_eq!(tables, ["catalog_products_1_2", "catalog_products_2_1"]);
+        // Generation numbers go on from the last one given out.
+        let imp = store.begin_import(1).unwrap();
+        assert_eq!(imp.generation(), 4);
+    }
+
+    #[test]
     fn a_dropped_import_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -655,8 +767,9 @@ mod tests {
         let left: i64 = store
             .with_conn(|c| {
                 Ok(c.query_row(
-                    "SELECT (SELECT count(*) FROM products WHERE partner = 1)
-                          + (SELECT count(*) FROM product_first_seen WHERE partner = 1)",
+                    "SELECT (SELECT count(*) FROM catalog_products_1_1)
+                          + (SELECT count(*) FROM product_first_seen WHERE partner = 1)
+                          + (SELECT count(*) FROM sqlite_schema WHERE name = 'catalog_products_1_2')",
                     [],
                     |r| r.get(0),
                 )?)

@@ -261,14 +261,32 @@ const MIGRATIONS: &[&str] = &[
         FROM ad_impressions WHERE viewed_ms IS NOT NULL OR clicked_ms IS NOT NULL;
     DROP INDEX ad_impressions_by_campaign;
     "#,
+    // 7: each generation of a partner's products in a table of its own,
+    // `catalog_products_{partner}_{generation}` with the product id as rowid: the code
+    // step `products::split_generations` moves the current generations' rows there and
+    // drops the shared `products` table.
+    "",
 ];
 
+/// Migrations that also need code (table names computed from the data), run after the
+/// SQL of the migration with the same number, in its transaction.
+type CodeStep = fn(&Connection) -> rusqlite::Result<()>;
+const CODE_STEPS: &[(usize, CodeStep)] = &[(7, crate::products::split_generations)];
+
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Applies the migrations up to number `last` (tests build older databases with it).
+pub(crate) fn migrate_to(conn: &mut Connection, last: usize) -> Result<()> {
     let current: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(last).skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        for (_, step) in CODE_STEPS.iter().filter(|(n, _)| *n == i + 1) {
+            step(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
