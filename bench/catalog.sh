@@ -31,6 +31,9 @@ printf '%-10s %-9s %8s %8s %8s %10s %10s %9s %7s\n' offers run feed_MB wall_s cp
 for n in "${SIZES[@]}"; do
   feed="$TMP/feed-$n.xml" data="$TMP/data-$n"
   "$GEN" --write "$feed" "$n" >/dev/null
+  # The generated feed's dirty pages are written out now, not during the import (whose
+  # fsyncs would otherwise queue behind them).
+  sync
   pid=$("$BIN" partner create --name Bench --url https://bench.example --data "$data" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["partnerId"])')
   for run in first reimport; do
@@ -46,6 +49,7 @@ for n in "${SIZES[@]}"; do
       'BEGIN { printf "%-10s %-9s %8.1f %8.2f %8.2f %10.0f %10.0f %9.1f %7s\n", n, run, bytes / 1e6, secs, cpu, n / secs, n / cpu, rss / 1024, db }'
   done
   # The server holds every base in memory: its resident size once this one is loaded.
+  rm -f "$TMP/serve.out"
   t0=$(date +%s.%N)
   PROPEL_LOG=warn "$BIN" serve --listen 127.0.0.1:0 --data "$data" >"$TMP/serve.out" 2>/dev/null &
   spid=$!

@@ -27,8 +27,10 @@ pub(crate) struct DecodingReader<R> {
     /// Decoded text: `out` is being read, `prev` is the buffer before it, kept so that
     /// positions up to a buffer back can still be counted; lines are counted only when
     /// asked for, in bulk (counting per event was the parser's largest cost).
-    out: Box<[u8]>,
-    prev: Box<[u8]>,
+    /// `str`s, so that the parser slices its tokens out of them without validating the
+    /// text again (`decode_to_str` writes only whole characters).
+    out: String,
+    prev: String,
     /// Offsets in the decoded stream of `out[0]` and `prev[0]`.
     out_start: u64,
     prev_start: u64,
@@ -51,8 +53,8 @@ impl<R: BufRead> DecodingReader<R> {
             head_pos: skip,
             decoder: encoding.new_decoder_without_bom_handling(),
             encoding,
-            out: vec![0; OUT_LEN].into_boxed_slice(),
-            prev: vec![0; OUT_LEN].into_boxed_slice(),
+            out: "\0".repeat(OUT_LEN),
+            prev: "\0".repeat(OUT_LEN),
             out_start: 0,
             prev_start: 0,
             prev_len: 0,
@@ -89,7 +91,13 @@ impl<R: BufRead> DecodingReader<R> {
 
     /// The decoded text not consumed yet in the current buffer (empty: call [`Self::fill`]).
     pub fn available(&self) -> &[u8] {
-        &self.out[self.out_pos..self.out_len]
+        &self.out.as_bytes()[self.out_pos..self.out_len]
+    }
+
+    /// [`Self::available`] as text; `None` when the consumer stopped inside a character
+    /// (the parser never does: it consumes whole tokens).
+    pub fn available_str(&self) -> Option<&str> {
+        self.out.get(self.out_pos..self.out_len)
     }
 
     /// Decodes the next buffer when the current one is consumed; afterwards
@@ -110,8 +118,8 @@ impl<R: BufRead> DecodingReader<R> {
     fn fold(&self, pos: &mut Pos, offset: u64) {
         let to = offset.min(self.out_start + self.out_pos as u64);
         for (start, buf) in [
-            (self.prev_start, &self.prev[..self.prev_len]),
-            (self.out_start, &self.out[..self.out_len]),
+            (self.prev_start, &self.prev.as_bytes()[..self.prev_len]),
+            (self.out_start, &self.out.as_bytes()[..self.out_len]),
         ] {
             let end = start + buf.len() as u64;
             if pos.offset >= start && pos.offset < end && to > pos.offset {
@@ -147,7 +155,8 @@ impl<R: BufRead> DecodingReader<R> {
                 self.inner.fill_buf()?
             };
             let last = src.is_empty();
-            let (result, read, written, _) = self.decoder.decode_to_utf8(src, &mut self.out, last);
+            let (result, read, written, _) =
+                self.decoder.decode_to_str(src, self.out.as_mut_str(), last);
             if from_head {
                 self.head_pos += read;
             } else {

@@ -225,29 +225,13 @@ fn json_int(out: &mut String, v: i64) {
 }
 
 fn json_float(out: &mut String, v: f64) {
-    use std::fmt::Write;
     if !v.is_finite() {
         out.push_str("null");
         return;
     }
-    // The shortest text that reads back as `v`, in serde_json's notation: an exponent
-    // for very large and very small magnitudes, otherwise decimals with at least ".0".
-    let a = v.abs();
-    if a != 0.0 && !(1e-5..1e16).contains(&a) {
-        let start = out.len();
-        let _ = write!(out, "{v:e}");
-        if let Some(e) = out[start..].find('e') {
-            if !out[start + e + 1..].starts_with('-') {
-                out.insert(start + e + 1, '+');
-            }
-        }
-        return;
-    }
-    let start = out.len();
-    let _ = write!(out, "{v}");
-    if !out[start..].contains('.') {
-        out.push_str(".0");
-    }
+    // What serde_json writes for an f64: zmij's shortest text that reads back as `v`
+    // (serde_json formats with the same crate).
+    out.push_str(zmij::Buffer::new().format_finite(v));
 }
 
 /// Whether any of the 8 bytes of `w` must be escaped in a JSON string: a control

@@ -114,7 +114,7 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
     let mut names: Vec<u8> = Vec::with_capacity(256);
     let mut name_ends: Vec<usize> = Vec::with_capacity(16);
     // A token that straddles two decoded buffers, copied whole.
-    let mut scratch: Vec<u8> = Vec::new();
+    let mut scratch = String::new();
     let mut seen_root = false;
     let read_error = |src: &DecodingReader<R>, e: std::io::Error| {
         let pos = src.position_at(src.consumed());
@@ -123,7 +123,9 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
     loop {
         src.fill().map_err(|e| read_error(&src, e))?;
         let at = src.consumed();
-        let avail = src.available();
+        let Some(avail) = src.available_str() else {
+            return Err(error_at(src.position_at(at), SPLIT.into()));
+        };
         if avail.is_empty() {
             let end = src.position_at(at);
             if !p.stack.is_empty() {
@@ -138,30 +140,32 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
             }
             break;
         }
-        let (token, len, straddles) = match xml::scan(avail, false) {
+        let (token, len, straddles) = match xml::scan(avail.as_bytes(), false) {
             Scan::Token(t, n) => (t, n, false),
             Scan::Bad(why) => return Err(error_at(src.position_at(at), why.into())),
             Scan::More => {
                 // Gather the token across buffers; only what belongs to it is consumed.
                 scratch.clear();
-                scratch.extend_from_slice(avail);
+                scratch.push_str(avail);
                 let n = avail.len();
                 src.consume(n);
                 loop {
                     src.fill().map_err(|e| read_error(&src, e))?;
-                    let more = src.available();
+                    let Some(more) = src.available_str() else {
+                        return Err(error_at(src.position_at(at), SPLIT.into()));
+                    };
                     let old = scratch.len();
-                    scratch.extend_from_slice(more);
-                    match xml::scan(&scratch, more.is_empty()) {
-                        // A token never ends before what was gathered (see `xml::scan`).
-                        Scan::Token(t, n) if n >= old => {
+                    scratch.push_str(more);
+                    match xml::scan(scratch.as_bytes(), more.is_empty()) {
+                        // A token never ends before what was gathered (see `xml::scan`),
+                        // and ends after an ASCII character or at the end of the text.
+                        Scan::Token(t, n) if n >= old && scratch.is_char_boundary(n) => {
                             scratch.truncate(n);
                             src.consume(n - old);
                             break (t, n, true);
                         }
                         Scan::Token(..) => {
-                            let why = "internal error: token split across buffers";
-                            return Err(error_at(src.position_at(at), why.into()));
+                            return Err(error_at(src.position_at(at), SPLIT.into()));
                         }
                         Scan::Bad(why) => {
                             return Err(error_at(src.position_at(at), why.into()));
@@ -174,16 +178,20 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
                 }
             }
         };
-        let bytes: &[u8] = if straddles {
-            &scratch
+        let token_text: Option<&str> = if straddles {
+            Some(&scratch)
         } else {
-            &src.available()[..len]
+            src.available_str().and_then(|a| a.get(..len))
         };
+        let Some(text) = token_text else {
+            return Err(error_at(src.position_at(at), SPLIT.into()));
+        };
+        let bytes = text.as_bytes();
         let fail = |why: &str| error_at(src.position_at(at), why.to_owned());
         match token {
             Token::Text => {
                 if p.capture.is_some() {
-                    p.push_raw_text(bytes);
+                    p.push_raw_text(text);
                 } else {
                     p.cr_before = false;
                 }
@@ -191,7 +199,7 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
             Token::Start { empty } => {
                 seen_root = true;
                 p.cr_before = false;
-                let (name, attrs) = xml::split_start(bytes, empty).map_err(fail)?;
+                let (name, attrs) = xml::split_start(text, empty).map_err(fail)?;
                 names.extend_from_slice(name);
                 name_ends.push(names.len());
                 p.start(name, attrs, at, &src).map_err(fail)?;
@@ -227,14 +235,14 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
             Token::CData => {
                 p.cr_before = false;
                 if p.capture.is_some() {
-                    p.push_raw_text(&bytes[9..bytes.len() - 3]);
+                    p.push_raw_text(&text[9..text.len() - 3]);
                 }
             }
             Token::Ref => {
                 p.cr_before = false;
                 if p.capture.is_some() {
-                    let raw = xml::utf8(&bytes[1..bytes.len() - 1]);
-                    match xml::resolve_reference(&raw) {
+                    let raw = &text[1..text.len() - 1];
+                    match xml::resolve_reference(raw) {
                         Some(r) => p.push_text(r.as_str()),
                         None => p.push_text(&format!("&{raw};")),
                     }
@@ -249,6 +257,10 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
     Ok(p.summary)
 }
 
+/// A token that does not end on a character boundary: cannot happen (tokens end after
+/// an ASCII character or at the end of the decoded text), reported rather than a panic.
+const SPLIT: &str = "internal error: token split inside a character";
+
 fn error_at(pos: Pos, message: String) -> FeedError {
     FeedError {
         line: pos.line,
@@ -257,9 +269,9 @@ fn error_at(pos: Pos, message: String) -> FeedError {
     }
 }
 
-fn attrs(raw: &[u8]) -> Result<Attrs, &'static str> {
+fn attrs(raw: &str) -> Result<Attrs, &'static str> {
     let mut out = Attrs::default();
-    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+    if raw.bytes().all(|b| b.is_ascii_whitespace()) {
         return Ok(out); // most elements: skip the iterator
     }
     for a in xml::Attributes::new(raw) {
@@ -286,7 +298,7 @@ impl<F: FeedSink> Parser<'_, F> {
     fn start<R: BufRead>(
         &mut self,
         name: &[u8],
-        raw_attrs: &[u8],
+        raw_attrs: &str,
         at: u64,
         src: &DecodingReader<R>,
     ) -> Result<(), &'static str> {
@@ -382,16 +394,16 @@ impl<F: FeedSink> Parser<'_, F> {
     }
 
     /// Text as it stands in the feed (UTF-8 from the decoder): line ends made `\n`.
-    fn push_raw_text(&mut self, bytes: &[u8]) {
-        let s = xml::utf8(bytes);
-        if memchr::memchr(b'\r', bytes).is_none() && !(self.cr_before && s.starts_with('\n')) {
+    fn push_raw_text(&mut self, s: &str) {
+        if memchr::memchr(b'\r', s.as_bytes()).is_none() && !(self.cr_before && s.starts_with('\n'))
+        {
             self.cr_before = false;
-            return self.push_text(&s);
+            return self.push_text(s);
         }
         // A "\r\n" split by a buffer's end is one line end too.
         let s = match self.cr_before {
-            true => s.strip_prefix('\n').unwrap_or(&s),
-            false => &s,
+            true => s.strip_prefix('\n').unwrap_or(s),
+            false => s,
         };
         self.cr_before = s.ends_with('\r');
         let normalized = s.replace("\r\n", "\n").replace('\r', "\n");

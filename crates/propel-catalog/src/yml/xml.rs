@@ -167,13 +167,11 @@ fn is_space(b: u8) -> bool {
 }
 
 /// Splits a start tag (`<name attrs>` or `<name attrs/>`) into its name and raw attributes.
-pub(crate) fn split_start(tag: &[u8], empty: bool) -> Result<(&[u8], &[u8]), &'static str> {
+pub(crate) fn split_start(tag: &str, empty: bool) -> Result<(&[u8], &str), &'static str> {
+    // '<', '>' and '/' are ASCII: these are character boundaries.
     let inner = &tag[1..tag.len() - if empty { 2 } else { 1 }];
-    let name_len = inner
-        .iter()
-        .position(|&b| is_space(b))
-        .unwrap_or(inner.len());
-    let name = &inner[..name_len];
+    let name_len = inner.bytes().position(is_space).unwrap_or(inner.len());
+    let name = &inner.as_bytes()[..name_len];
     if !valid_name(name) {
         return Err("bad element name");
     }
@@ -204,15 +202,15 @@ fn valid_name(name: &[u8]) -> bool {
 /// The attributes of a start tag: `name="value"` or `name='value'` pairs, separated by
 /// whitespace; names must not repeat.
 pub(crate) struct Attributes<'a> {
-    rest: &'a [u8],
-    all: &'a [u8],
+    rest: &'a str,
+    all: &'a str,
     /// The names read so far (the first few; a tag with more is checked by reading again).
     names: [&'a [u8]; 8],
     count: usize,
 }
 
 impl<'a> Attributes<'a> {
-    pub fn new(raw: &'a [u8]) -> Self {
+    pub fn new(raw: &'a str) -> Self {
         Attributes {
             rest: raw,
             all: raw,
@@ -223,7 +221,7 @@ impl<'a> Attributes<'a> {
 }
 
 /// An attribute's name and raw value, or why the attributes do not parse.
-pub(crate) type Attribute<'a> = Result<(&'a [u8], &'a [u8]), &'static str>;
+pub(crate) type Attribute<'a> = Result<(&'a [u8], &'a str), &'static str>;
 
 impl<'a> Iterator for Attributes<'a> {
     type Item = Attribute<'a>;
@@ -241,7 +239,7 @@ impl<'a> Iterator for Attributes<'a> {
                     .any(|a| matches!(a, Ok((n, _)) if n == name))
             };
             if repeated {
-                self.rest = &[];
+                self.rest = "";
                 return Some(Err("bad attribute: repeated name"));
             }
             if let Some(slot) = self.names.get_mut(self.count) {
@@ -255,9 +253,12 @@ impl<'a> Iterator for Attributes<'a> {
 
 impl<'a> Attributes<'a> {
     fn next_unchecked(&mut self) -> Option<Attribute<'a>> {
-        let s = self.rest;
-        let start = s.iter().position(|&b| !is_space(b))?;
-        let s = &s[start..];
+        // Every index below is at an ASCII byte (space, '=', a quote) or an end: slicing
+        // the text there keeps whole characters.
+        let text = self.rest;
+        let start = text.bytes().position(|b| !is_space(b))?;
+        let text = &text[start..];
+        let s = text.as_bytes();
         let name_len = s
             .iter()
             .position(|&b| b == b'=' || is_space(b))
@@ -268,7 +269,7 @@ impl<'a> Attributes<'a> {
             i += 1;
         }
         if !valid_name(name) || i >= s.len() || s[i] != b'=' {
-            self.rest = &[];
+            self.rest = "";
             return Some(Err("bad attribute: expected name=\"value\""));
         }
         i += 1;
@@ -278,18 +279,18 @@ impl<'a> Attributes<'a> {
         let quote = match s.get(i) {
             Some(&q @ (b'"' | b'\'')) => q,
             _ => {
-                self.rest = &[];
+                self.rest = "";
                 return Some(Err("bad attribute: the value is not quoted"));
             }
         };
-        let Some(len) = s[i + 1..].iter().position(|&b| b == quote) else {
-            self.rest = &[];
+        let Some(len) = memchr::memchr(quote, &s[i + 1..]) else {
+            self.rest = "";
             return Some(Err("bad attribute: the value is not closed"));
         };
-        let value = &s[i + 1..i + 1 + len];
-        let after = &s[i + 2 + len..];
-        if after.first().is_some_and(|&b| !is_space(b)) {
-            self.rest = &[];
+        let value = &text[i + 1..i + 1 + len];
+        let after = &text[i + 2 + len..];
+        if after.as_bytes().first().is_some_and(|&b| !is_space(b)) {
+            self.rest = "";
             return Some(Err("bad attribute: no space before the next one"));
         }
         self.rest = after;
@@ -299,27 +300,26 @@ impl<'a> Attributes<'a> {
 
 /// An attribute value as text: whitespace characters made spaces and references resolved;
 /// with an undeclared reference, the value as written.
-pub(crate) fn attribute_value(raw: &[u8]) -> String {
-    let raw = utf8(raw);
+pub(crate) fn attribute_value(raw: &str) -> String {
     if !raw
         .bytes()
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
     {
-        return raw.into_owned();
+        return raw.to_owned();
     }
     let mut out = String::with_capacity(raw.len());
-    let mut rest: &str = &raw;
+    let mut rest: &str = raw;
     while let Some(i) = rest.find(['&', '\t', '\n', '\r']) {
         out.push_str(&rest[..i]);
         let c = rest.as_bytes()[i];
         if c == b'&' {
             let tail = &rest[i + 1..];
             let Some(end) = tail.find(';') else {
-                return raw.into_owned();
+                return raw.to_owned();
             };
             match resolve_reference(&tail[..end]) {
                 Some(r) => out.push_str(r.as_str()),
-                None => return raw.into_owned(),
+                None => return raw.to_owned(),
             }
             rest = &tail[end + 1..];
         } else {
@@ -331,14 +331,6 @@ pub(crate) fn attribute_value(raw: &[u8]) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Decoded feed text as `str` (the decoder writes UTF-8 only; lossy just in case).
-pub(crate) fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match simdutf8::basic::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(bytes),
-    }
 }
 
 /// What a reference stands for.
@@ -414,22 +406,16 @@ mod tests {
 
     #[test]
     fn attributes() {
-        let attrs: Vec<_> = Attributes::new(b" id=\"1\"  name = 'x y'").collect();
-        assert_eq!(
-            attrs,
-            [Ok((&b"id"[..], &b"1"[..])), Ok((&b"name"[..], &b"x y"[..]))]
-        );
-        assert!(Attributes::new(b" x=1").next().unwrap().is_err());
-        assert!(Attributes::new(b" x").next().unwrap().is_err());
-        assert!(Attributes::new(b" x=\"1").next().unwrap().is_err());
-        assert!(Attributes::new(b" x=\"1\" x=\"2\"")
-            .nth(1)
-            .unwrap()
-            .is_err());
-        assert_eq!(attribute_value(b"a&amp;b&#x41;\tc"), "a&bA c");
-        assert_eq!(attribute_value(b"a&bogus;b"), "a&bogus;b");
-        assert_eq!(split_start(b"<offer id=\"1\">", false).unwrap().0, b"offer");
-        assert!(split_start(b"< a>", false).is_err());
+        let attrs: Vec<_> = Attributes::new(" id=\"1\"  name = 'x y'").collect();
+        assert_eq!(attrs, [Ok((&b"id"[..], "1")), Ok((&b"name"[..], "x y"))]);
+        assert!(Attributes::new(" x=1").next().unwrap().is_err());
+        assert!(Attributes::new(" x").next().unwrap().is_err());
+        assert!(Attributes::new(" x=\"1").next().unwrap().is_err());
+        assert!(Attributes::new(" x=\"1\" x=\"2\"").nth(1).unwrap().is_err());
+        assert_eq!(attribute_value("a&amp;b&#x41;\tc"), "a&bA c");
+        assert_eq!(attribute_value("a&bogus;b"), "a&bogus;b");
+        assert_eq!(split_start("<offer id=\"1\">", false).unwrap().0, b"offer");
+        assert!(split_start("< a>", false).is_err());
         assert_eq!(end_name(b"</a >"), b"a");
         assert_eq!(end_name(b"</a b>"), b"a b");
     }
