@@ -116,6 +116,8 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
     // A token that straddles two decoded buffers, copied whole.
     let mut scratch = String::new();
     let mut seen_root = false;
+    // The token just read was a start tag with content.
+    let mut simple_content_next = false;
     let read_error = |src: &DecodingReader<R>, e: std::io::Error| {
         let pos = src.position_at(src.consumed());
         error_at(pos, format!("cannot read the feed: {e}"))
@@ -207,6 +209,8 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
                     p.end(&src);
                     name_ends.pop();
                     names.truncate(name_ends.last().copied().unwrap_or(0));
+                } else {
+                    simple_content_next = true;
                 }
             }
             Token::End => {
@@ -252,6 +256,50 @@ pub(crate) fn run<R: BufRead, F: FeedSink>(
         }
         if !straddles {
             src.consume(len);
+        }
+        if std::mem::take(&mut simple_content_next) {
+            // Most elements hold plain text right up to their end tag
+            // (`<price>8990</price>`): read the text and the end tag at once, as the
+            // text and end-tag tokens below would. Anything else (a reference, CDATA,
+            // a child, the buffer's end, `</price >`) takes the general way.
+            let open_from = name_ends.len().checked_sub(2).map_or(0, |i| name_ends[i]);
+            let open = &names[open_from..];
+            let simple = src.available_str().and_then(|rest| {
+                let b = rest.as_bytes();
+                let i = memchr::memchr2(b'<', b'&', b)?;
+                let end = i + 2 + open.len();
+                let closes = b[i] == b'<'
+                    && b.get(i + 1) == Some(&b'/')
+                    && b.get(i + 2..end) == Some(open)
+                    && b.get(end) == Some(&b'>');
+                closes.then(|| (rest.get(..i), end + 1))
+            });
+            if let Some((text, consumed)) = simple {
+                if p.capture.is_some() {
+                    p.push_raw_text(text.unwrap_or_default());
+                }
+                p.cr_before = false;
+                names.truncate(open_from);
+                name_ends.pop();
+                p.end(&src);
+                src.consume(consumed);
+                if p.sink.stopped() {
+                    return Ok(p.summary);
+                }
+            }
+        }
+        if p.capture.is_none() {
+            // The indentation between elements is skipped here rather than read as a
+            // text token that nobody keeps (about a third of a pretty-printed feed's tokens).
+            let ws = src
+                .available()
+                .iter()
+                .take_while(|&&b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+                .count();
+            if ws > 0 {
+                p.cr_before = false;
+                src.consume(ws);
+            }
         }
     }
     Ok(p.summary)

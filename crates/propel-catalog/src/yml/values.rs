@@ -20,6 +20,16 @@ pub fn parse_id(raw: &str) -> Option<i64> {
 /// thousands separators ("1 200"); with both `,` and `.` present the comma is the
 /// thousands separator. Rejects exponents, signs, `inf` and `NaN`.
 pub fn parse_price(raw: &str) -> Option<f64> {
+    // The common case, plain digits with at most one dot: what the general rules below
+    // would make of it, without building a copy.
+    let t = raw.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let dots = t.bytes().filter(|&b| b == b'.').count();
+        if dots > 1 || dots == t.len() {
+            return None;
+        }
+        return t.parse::<f64>().ok().filter(|v| v.is_finite());
+    }
     let mut s: String = raw
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '\u{202F}')
