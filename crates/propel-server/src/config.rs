@@ -30,6 +30,9 @@ pub struct Config {
     pub max_batch_events: usize,
     /// On SIGTERM, how long in-flight requests get to finish.
     pub shutdown_grace_seconds: u64,
+    /// Threads serving connections, each with its own runtime; 0: one per core the
+    /// process may run on.
+    pub serve_threads: usize,
     /// How often changes made by other processes (the command line) are picked up.
     pub partner_refresh_millis: u64,
     /// Under load, how long the event writer gathers requests into one commit.
@@ -68,6 +71,7 @@ impl Default for Config {
             feed_poll_seconds: None,
             max_batch_events: 10_000,
             shutdown_grace_seconds: 30,
+            serve_threads: 0,
             partner_refresh_millis: 1000,
             group_commit_window_micros: 400,
             model_rebuild_seconds: 60,
@@ -100,6 +104,9 @@ impl Config {
         }
         if let Some(v) = get("PROPEL_TLS_KEY") {
             self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("PROPEL_SERVE_THREADS").and_then(|v| v.trim().parse().ok()) {
+            self.serve_threads = v;
         }
         if let Some(v) = get("PROPEL_GROUP_COMMIT_WINDOW_MICROS").and_then(|v| v.parse().ok()) {
             self.group_commit_window_micros = v;

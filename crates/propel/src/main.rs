@@ -144,9 +144,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logs();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The server runs one current-thread runtime per serving thread (see
+    // `propel_server::run`); the other commands keep tokio's default.
+    let runtime = match cli.command {
+        Command::Serve { .. } => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()?;
     match cli.command {
         Command::Serve {
             listen,
