@@ -86,10 +86,11 @@ pub(crate) struct OfferDraft {
     /// Line and byte offset of the offer's start tag.
     pub line: u64,
     at: u64,
-    pub id: Option<String>,
-    pub kind: Option<String>,
-    pub available: Option<String>,
-    group_id: Option<String>,
+    /// The id, or as written when it is not one.
+    id: Option<Result<i64, String>>,
+    kind: Option<String>,
+    available: Option<bool>,
+    group_id: Option<Result<i64, String>>,
     url: Option<String>,
     price: Option<String>,
     old_price: Option<String>,
@@ -150,18 +151,19 @@ impl OfferDraft {
     /// An offer from its start tag's line and attributes.
     pub fn new(
         (line, at): (u64, u64),
-        id: Option<String>,
+        id: Option<&str>,
         kind: Option<String>,
-        available: Option<String>,
-        group_id: Option<String>,
+        available: Option<&str>,
+        group_id: Option<&str>,
     ) -> Self {
+        let id_of = |raw: &str| parse_id(raw).ok_or_else(|| raw.to_owned());
         OfferDraft {
             line,
             at,
-            id,
+            id: id.map(id_of),
             kind,
-            available,
-            group_id,
+            available: available.map(parse_bool),
+            group_id: group_id.map(id_of),
             ..Default::default()
         }
     }
@@ -261,13 +263,14 @@ impl OfferDraft {
     ) -> Result<Product, Problem> {
         let line = self.line;
         let skip = |reason: String| Problem { line, reason };
-        let id = match self.id.as_deref() {
+        let id = match self.id.take() {
             None => return Err(skip("offer without an id skipped".into())),
-            Some(raw) => parse_id(raw).ok_or_else(|| {
-                skip(format!(
+            Some(Err(raw)) => {
+                return Err(skip(format!(
                     "offer id '{raw}' is not an integer in 0..={MAX_ID}; offer skipped"
-                ))
-            })?,
+                )))
+            }
+            Some(Ok(id)) => id,
         };
         let price = match self.price.as_deref() {
             None => return Err(skip(format!("offer {id} has no price; skipped"))),
@@ -282,13 +285,13 @@ impl OfferDraft {
             .ok_or_else(|| skip(format!("offer {id} has no name; skipped")))?;
         let raw_old = self.old_price.take();
         let old_price = self.price_of(raw_old.as_deref(), self.at, "oldprice");
-        let group_id = match self.group_id.as_deref().map(|g| (g, parse_id(g))) {
-            Some((raw, None)) => {
+        let group_id = match self.group_id.take() {
+            Some(Err(raw)) => {
                 let why = format!("offer {id}: group_id '{raw}' is not a valid id; ignored");
                 self.note(self.at, why);
                 None
             }
-            Some((_, g)) => g,
+            Some(Ok(g)) => Some(g),
             None => None,
         };
         let mut category_ids = Vec::with_capacity(self.categories.len());
@@ -311,7 +314,7 @@ impl OfferDraft {
             pictures: self.pictures,
             price,
             old_price,
-            available: self.available.as_deref().is_none_or(parse_bool),
+            available: self.available.unwrap_or(true),
             category_ids,
             category_paths: Vec::new(),
             vendor: self.vendor,

@@ -7,6 +7,7 @@ use super::{DuplicateTracker, FeedError, FeedSink, FeedSummary, ParseOptions, Pr
 use crate::decode::{DecodingReader, Pos};
 use crate::model::Category;
 use crate::tree::CategoryTree;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
@@ -42,15 +43,16 @@ struct Capture {
 }
 
 /// The attributes the feed's elements carry that we use.
+/// Values borrow the tag's text unless a reference or whitespace had to be replaced.
 #[derive(Debug, Default)]
-struct Attrs {
-    id: Option<String>,
-    parent: Option<String>,
-    group: Option<String>,
-    available: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-    unit: Option<String>,
+struct Attrs<'a> {
+    id: Option<Cow<'a, str>>,
+    parent: Option<Cow<'a, str>>,
+    group: Option<Cow<'a, str>>,
+    available: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    unit: Option<Cow<'a, str>>,
 }
 
 struct CategoryDraft {
@@ -317,7 +319,7 @@ fn error_at(pos: Pos, message: String) -> FeedError {
     }
 }
 
-fn attrs(raw: &str) -> Result<Attrs, &'static str> {
+fn attrs(raw: &str) -> Result<Attrs<'_>, &'static str> {
     let mut out = Attrs::default();
     if raw.bytes().all(|b| b.is_ascii_whitespace()) {
         return Ok(out); // most elements: skip the iterator
@@ -361,8 +363,8 @@ impl<F: FeedSink> Parser<'_, F> {
                     let name = String::new();
                     let line = src.checkpoint(at).line;
                     self.category = Some(CategoryDraft {
-                        id: a.id,
-                        parent: a.parent,
+                        id: a.id.map(Cow::into_owned),
+                        parent: a.parent.map(Cow::into_owned),
                         name,
                         line,
                     });
@@ -374,21 +376,21 @@ impl<F: FeedSink> Parser<'_, F> {
                     let line = src.checkpoint(at).line;
                     self.offer = Some(OfferDraft::new(
                         (line, at),
-                        a.id,
-                        a.kind,
-                        a.available,
-                        a.group,
+                        a.id.as_deref(),
+                        a.kind.map(Cow::into_owned),
+                        a.available.as_deref(),
+                        a.group.as_deref(),
                     ));
                     Ctx::Offer
                 }
                 (Some(Ctx::Offer), b"stock") => {
-                    self.stock = Some(StockDraft::new(at, a.id));
+                    self.stock = Some(StockDraft::new(at, a.id.map(Cow::into_owned)));
                     Ctx::Stock
                 }
                 (Some(Ctx::Offer), n) => match Field::of_offer(n) {
                     Some(field) => {
                         if field == Field::Param {
-                            self.param = (a.name, a.unit);
+                            self.param = (a.name.map(Cow::into_owned), a.unit.map(Cow::into_owned));
                         }
                         target = Some(Target::Offer(field));
                         Ctx::Field

@@ -10,6 +10,7 @@
 
 use super::values::resolve_entity;
 use memchr::{memchr2, memchr3, memmem};
+use std::borrow::Cow;
 
 /// What a complete token at the start of a buffer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,12 +301,12 @@ impl<'a> Attributes<'a> {
 
 /// An attribute value as text: whitespace characters made spaces and references resolved;
 /// with an undeclared reference, the value as written.
-pub(crate) fn attribute_value(raw: &str) -> String {
+pub(crate) fn attribute_value(raw: &str) -> Cow<'_, str> {
     if !raw
         .bytes()
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
     {
-        return raw.to_owned();
+        return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest: &str = raw;
@@ -315,11 +316,11 @@ pub(crate) fn attribute_value(raw: &str) -> String {
         if c == b'&' {
             let tail = &rest[i + 1..];
             let Some(end) = tail.find(';') else {
-                return raw.to_owned();
+                return Cow::Borrowed(raw);
             };
             match resolve_reference(&tail[..end]) {
                 Some(r) => out.push_str(r.as_str()),
-                None => return raw.to_owned(),
+                None => return Cow::Borrowed(raw),
             }
             rest = &tail[end + 1..];
         } else {
@@ -330,7 +331,7 @@ pub(crate) fn attribute_value(raw: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// What a reference stands for.
