@@ -73,6 +73,52 @@ pub struct CatalogImport {
     pending: Option<usize>,
     staged: u64,
     finished: bool,
+    flusher: Option<WalFlusher>,
+}
+
+/// Writes the WAL out on a thread of its own while the import goes on (one `fdatasync`
+/// after each staged batch, skipped while one is running). Durability does not depend on
+/// it: the checkpoints' and the flip's own syncs do that; it only means that when they
+/// come, most of the WAL is on disk already and the import does not wait for it.
+struct WalFlusher {
+    poke: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WalFlusher {
+    fn start(db_path: &std::path::Path) -> Option<WalFlusher> {
+        let mut wal = db_path.as_os_str().to_owned();
+        wal.push("-wal");
+        let file = std::fs::File::open(wal).ok()?;
+        let (poke, pokes) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("import-wal-sync".into())
+            .spawn(move || {
+                while pokes.recv().is_ok() {
+                    let _ = file.sync_data();
+                }
+            })
+            .ok()?;
+        Some(WalFlusher {
+            poke: Some(poke),
+            thread: Some(thread),
+        })
+    }
+
+    fn poke(&self) {
+        if let Some(p) = &self.poke {
+            let _ = p.try_send(());
+        }
+    }
+}
+
+impl Drop for WalFlusher {
+    fn drop(&mut self) {
+        self.poke.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The page cache of an import's connection, in KiB: enough for a batch's dirty pages,
@@ -187,6 +233,7 @@ impl Store {
             pending: None,
             staged: 0,
             finished: false,
+            flusher: WalFlusher::start(&self.path),
         })
     }
 
@@ -405,6 +452,7 @@ pub struct Stager<'a> {
     started_ms: i64,
     pending: &'a mut Option<usize>,
     staged: &'a mut u64,
+    flusher: Option<&'a WalFlusher>,
 }
 
 impl Stager<'_> {
@@ -432,7 +480,7 @@ impl Stager<'_> {
         let pending = self.pending.get_or_insert(0);
         *pending += 1;
         if *pending >= BATCH {
-            commit_pending(self.conn, self.pending)?;
+            commit_pending(self.conn, self.pending, self.flusher)?;
         }
         Ok(inserted)
     }
@@ -448,13 +496,20 @@ impl Stager<'_> {
 }
 
 /// Commits the open staging transaction, if any (`pending` is `Some` while one is open).
-fn commit_pending(conn: &Connection, pending: &mut Option<usize>) -> Result<()> {
+fn commit_pending(
+    conn: &Connection,
+    pending: &mut Option<usize>,
+    flusher: Option<&WalFlusher>,
+) -> Result<()> {
     if pending.take().is_some() {
         if let Err(e) = conn.execute_batch("COMMIT") {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             return Err(e.into());
+        }
+        if let Some(f) = flusher {
+            f.poke();
         }
     }
     Ok(())
@@ -493,6 +548,7 @@ impl CatalogImport {
             started_ms,
             pending,
             staged,
+            flusher,
             ..
         } = self;
         let conn: &Connection = conn;
@@ -516,6 +572,7 @@ impl CatalogImport {
             started_ms: *started_ms,
             pending,
             staged,
+            flusher: flusher.as_ref(),
         })
     }
 
@@ -531,7 +588,7 @@ impl CatalogImport {
 
     /// Commits the open staging transaction, if any.
     fn flush(&mut self) -> Result<()> {
-        commit_pending(&self.conn, &mut self.pending)
+        commit_pending(&self.conn, &mut self.pending, None)
     }
 
     /// Writes what is left, makes the new generation current in one short transaction,
@@ -556,6 +613,7 @@ impl CatalogImport {
         )?;
         tx.commit()?;
         self.finished = true;
+        self.flusher.take();
         if previous != generation {
             delete_generation(&mut self.conn, partner, previous)?;
         }
