@@ -811,6 +811,28 @@ mod tests {
     }
 
     #[test]
+    fn an_import_that_dies_before_the_flip_leaves_the_current_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.upsert_products(1, &[(7, "{}".into())]).unwrap();
+        let before = ids(&store, 1);
+        let mut imp = store.begin_import(1).unwrap();
+        for id in 0..2 * BATCH as i64 {
+            imp.add_product(id, "{}").unwrap();
+        }
+        // The process dies here: two batches committed, no flip, nothing cleaned up.
+        std::mem::forget(imp);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&store, 1), before);
+        // The next import goes past the dead one's generation.
+        let mut imp = store.begin_import(1).unwrap();
+        imp.add_product(8, "{}").unwrap();
+        assert_eq!(imp.commit().unwrap().generation, 3);
+        assert_eq!(ids(&store, 1).len(), 1);
+    }
+
+    #[test]
     fn a_dropped_import_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
