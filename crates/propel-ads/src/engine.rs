@@ -2,17 +2,17 @@
 //! frequency caps, and the served impressions whose views and clicks may still count.
 //!
 //! Serving takes no global lock: the partner's campaign list is an `ArcSwap`, counters
-//! are atomics, impressions and caps sit in sharded maps.
+//! are atomics, impressions sit in sharded logs (`impressions`), caps in sharded maps.
 
 use crate::budget::{Counters, EventKind, Totals};
 use crate::campaign::{ctr, Campaign, ContentBody, PricingModel};
+use crate::impressions::Impressions;
 use crate::index::{Entry, PartnerIndex};
 use crate::placement::{ContentType, Placement};
 use crate::targeting::{Page, Products, Visitor};
 use crate::{pacing, Nanos, DAY_MS};
 use arc_swap::ArcSwap;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -153,33 +153,10 @@ pub struct Charge {
 /// A visitor's recent serves of each capped campaign: (campaign serial, serve times).
 type CapLists = Vec<(u32, VecDeque<i64>)>;
 
-/// Impression ids are a per-process random prefix and a counter: a multiply spreads them.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        self.0 = (n as u64 ^ (n >> 64) as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 ^= self.0 >> 29;
-    }
-}
-
-type ImpressionMap = HashMap<u128, Impression, BuildHasherDefault<IdHasher>>;
-
 pub struct Engine {
     by_id: RwLock<HashMap<String, Arc<Live>>>,
     by_partner: ArcSwap<HashMap<i64, Arc<PartnerIndex>>>,
-    impressions: Vec<Mutex<ImpressionMap>>,
+    impressions: Impressions<Impression>,
     caps: Vec<Mutex<HashMap<String, CapLists>>>,
     prefix: u64,
     next_id: AtomicU64,
@@ -195,10 +172,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
-}
-
-fn shard_of(key: u128) -> usize {
-    (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> 59
 }
 
 fn cap_shard(session: &str) -> usize {
@@ -262,7 +235,7 @@ impl Engine {
         Engine {
             by_id: RwLock::new(HashMap::new()),
             by_partner: ArcSwap::from_pointee(HashMap::new()),
-            impressions: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            impressions: Impressions::new(seed),
             caps: (0..SHARDS).map(|_| Mutex::default()).collect(),
             prefix: seed,
             next_id: AtomicU64::new(0),
@@ -508,7 +481,7 @@ impl Engine {
         live.counters.add_served();
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let key = ((self.prefix as u128) << 64) | n as u128;
-        lock(&self.impressions[shard_of(key)]).insert(
+        self.impressions.insert(
             key,
             Impression {
                 partner: ask.partner,
@@ -539,9 +512,7 @@ impl Engine {
         now_ms: i64,
     ) -> Option<Charge> {
         let key = parse_impression_id(impression_id)?;
-        let (live, content, placement, served_ms) = {
-            let mut shard = lock(&self.impressions[shard_of(key)]);
-            let imp = shard.get_mut(&key)?;
+        let (live, content, placement, served_ms) = self.impressions.with(key, |imp| {
             if imp.partner != partner || now_ms - imp.served_ms > DAY_MS {
                 return None;
             }
@@ -553,13 +524,13 @@ impl Engine {
                 return None;
             }
             *flag = true;
-            (
+            Some((
                 imp.live.clone(),
                 imp.content,
                 imp.placement.clone(),
                 imp.served_ms,
-            )
-        };
+            ))
+        })??;
         let c = &live.campaign;
         let price = match kind {
             EventKind::View => c.view_price(),
@@ -618,7 +589,7 @@ impl Engine {
             }
         }
         if now_ms - served_ms <= DAY_MS {
-            lock(&self.impressions[shard_of(key)]).insert(
+            self.impressions.insert(
                 key,
                 Impression {
                     partner,
@@ -643,9 +614,7 @@ impl Engine {
             .store(self.highest_ctr().to_bits(), Ordering::SeqCst);
         self.ctr_bound
             .fetch_max(self.highest_ctr().to_bits(), Ordering::SeqCst);
-        for shard in &self.impressions {
-            lock(shard).retain(|_, i| now_ms - i.served_ms <= DAY_MS);
-        }
+        self.impressions.retain(|i| now_ms - i.served_ms <= DAY_MS);
         let longest = self
             .by_id
             .read()

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod campaign;
 pub mod engine;
+mod impressions;
 mod index;
 pub mod pacing;
 pub mod placement;
