@@ -42,12 +42,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(tracking::routes())
         .merge(recommendations::routes())
-        .merge(sponsored::routes())
         .merge(catalog_api::routes())
         .merge(ops::routes())
         .merge(subscribers_csv::routes().merge(unsubscribe::routes()))
         .nest("/admin", admin::routes(state.clone()))
-        .fallback(ops::not_found)
+        .fallback(ops::fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

@@ -63,9 +63,15 @@ impl Histogram {
 
 type RouteKey = (&'static str, &'static str);
 
-const OTHER_ROUTES: [RouteKey; 7] = [
+const OTHER_ROUTES: [RouteKey; 13] = [
     ("tracking", "visitorEvents"),
     ("tracking", "unknown"),
+    ("recommendations", "productRecommendations"),
+    ("recommendations", "partnerRecommendations"),
+    ("recommendations", "categoryRecommendations"),
+    ("recommendations", "searchRecommendations"),
+    ("sponsored", "impressions"),
+    ("catalog", "catalog"),
     ("admin", "admin"),
     ("ops", "healthz"),
     ("ops", "readyz"),
@@ -262,6 +268,21 @@ pub fn route_labels(path: &str) -> RouteKey {
             EventKind::from_name(method).map_or("unknown", EventKind::name),
         );
     }
+    if let Some(rest) = path.strip_prefix("/api/3.0/") {
+        let group = rest.split('/').next().unwrap_or("");
+        for key in &OTHER_ROUTES[2..6] {
+            if key.1 == group {
+                return *key;
+            }
+        }
+        return UNKNOWN_ROUTE;
+    }
+    if crate::sponsored::split_path(path).is_some() {
+        return ("sponsored", "impressions");
+    }
+    if path.starts_with("/catalog/") {
+        return ("catalog", "catalog");
+    }
     if path.starts_with("/admin/") || path == "/admin" {
         return ("admin", "admin");
     }
@@ -326,5 +347,22 @@ mod tests {
         assert_eq!(route_labels("/1.0/anything"), ("tracking", "unknown"));
         assert_eq!(route_labels("/admin/partners/x"), ("admin", "admin"));
         assert_eq!(route_labels("/nope"), ("other", "unknown"));
+        assert_eq!(
+            route_labels("/api/3.0/productRecommendations/related/"),
+            ("recommendations", "productRecommendations")
+        );
+        assert_eq!(route_labels("/api/3.0/elsewhere/x"), ("other", "unknown"));
+        assert_eq!(
+            route_labels("/v1/partners/p1/productPlacements/x/impressions"),
+            ("sponsored", "impressions")
+        );
+        assert_eq!(
+            route_labels("/v1/partners/p1/impressions"),
+            ("other", "unknown")
+        );
+        assert_eq!(
+            route_labels("/catalog/1.0/products"),
+            ("catalog", "catalog")
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::{json_response, HttpError};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -48,6 +48,10 @@ async fn openapi() -> Response {
     json_response(StatusCode::OK, crate::openapi::document_json())
 }
 
-pub async fn not_found() -> HttpError {
-    ApiError::not_found("no such resource").into()
+/// Paths no route names: the sponsored paths (see `sponsored`), else 404.
+pub async fn fallback(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+    match crate::sponsored::dispatch(state, &method, &uri).await {
+        Some(response) => response,
+        None => HttpError::from(ApiError::not_found("no such resource")).into_response(),
+    }
 }

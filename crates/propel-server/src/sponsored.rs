@@ -1,5 +1,9 @@
 //! The shop side of sponsored placements (spec/sponsored.md):
 //! `GET /v1/partners/{partnerId}/{kind}/{placementId}/impressions`.
+//!
+//! The path is split here, from the router's fallback, instead of by an axum route
+//! with path parameters: those cost about 3% of this request (a map of decoded
+//! strings in the request's extensions) on the hottest path of the server.
 
 use crate::ads_state::{interests, BaseProducts};
 use crate::auth::authorize_partner;
@@ -8,20 +12,43 @@ use crate::query::Query;
 use crate::ratelimit::Api;
 use crate::state::AppState;
 use crate::tracking::now_ms;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use percent_encoding::percent_decode_str;
 use propel_ads::{Ask, ContentType, Page, PlacementKind, Visitor};
 use propel_model::{ApiError, SessionId};
 use serde_json::json;
+use std::borrow::Cow;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/partners/{partner}/{kind}/{placement}/impressions",
-        get(impressions),
-    )
+/// The (partnerId, kind, placementId) segments of a sponsored path, percent-decoded.
+pub fn split_path(path: &str) -> Option<[Cow<'_, str>; 3]> {
+    let rest = path
+        .strip_prefix("/v1/partners/")?
+        .strip_suffix("/impressions")?;
+    let mut parts = rest.split('/');
+    let segments = [parts.next()?, parts.next()?, parts.next()?];
+    if parts.next().is_some() || segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    fn decode(s: &str) -> Option<Cow<'_, str>> {
+        percent_decode_str(s).decode_utf8().ok()
+    }
+    let [a, b, c] = segments;
+    Some([decode(a)?, decode(b)?, decode(c)?])
+}
+
+/// Serves a sponsored path (from the fallback); `None` when the path is not one.
+pub async fn dispatch(state: AppState, method: &Method, uri: &Uri) -> Option<Response> {
+    let [partner, kind, placement] = split_path(uri.path())?;
+    if method != Method::GET {
+        let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return Some(response);
+    }
+    let answer = impressions(state, &partner, &kind, &placement, uri.query()).await;
+    Some(answer.into_response())
 }
 
 fn required<'a>(query: &'a Query, name: &str, rule: &str) -> Result<&'a str, ApiError> {
@@ -88,18 +115,20 @@ fn page(kind: PlacementKind, query: &Query, base: &BaseProducts<'_>) -> Result<P
 }
 
 async fn impressions(
-    State(state): State<AppState>,
-    Path((partner_id, kind, placement_id)): Path<(String, String, String)>,
-    RawQuery(raw): RawQuery,
+    state: AppState,
+    partner_id: &str,
+    kind: &str,
+    placement_id: &str,
+    raw: Option<&str>,
 ) -> HttpResult<Response> {
-    let kind = PlacementKind::from_path_segment(&kind)
+    let kind = PlacementKind::from_path_segment(kind)
         .ok_or_else(|| ApiError::not_found(format!("unknown placement kind '{kind}'")))?;
     let now = now_ms();
-    let query = Query::parse(raw.as_deref());
-    let partner = authorize_partner(&state, &partner_id, &query, Api::Sponsored, now)?;
+    let query = Query::parse(raw);
+    let partner = authorize_partner(&state, partner_id, &query, Api::Sponsored, now)?;
     let placement = state
         .ads
-        .placement(&placement_id)
+        .placement(placement_id)
         .filter(|p| p.partner == partner.rowid && p.kind == kind)
         .ok_or_else(|| {
             ApiError::not_found(format!(
@@ -204,5 +233,26 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, serde_json::Value>) {
             json!({"get": {"tags": ["sponsored"], "summary": format!("sponsored content for a {} placement", kind.name()),
                 "security": [{"apiKey": []}], "parameters": params, "responses": responses}}),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn splits_sponsored_paths_only() {
+        let [p, k, pl] = split_path("/v1/partners/a1/productPlacements/b%32/impressions").unwrap();
+        assert_eq!((&*p, &*k, &*pl), ("a1", "productPlacements", "b2"));
+        for path in [
+            "/v1/partners/a1/productPlacements/impressions",
+            "/v1/partners/a1/productPlacements/b/c/impressions",
+            "/v1/partners//productPlacements/b/impressions",
+            "/v1/partners/a1/productPlacements/b/impressions/",
+            "/v2/partners/a1/productPlacements/b/impressions",
+            "/v1/partners/a1/productPlacements/%ff/impressions",
+        ] {
+            assert!(split_path(path).is_none(), "{path}");
+        }
     }
 }

@@ -337,6 +337,19 @@ async fn each_kind_answers_an_impression_and_refuses_what_is_wrong() {
     );
     let path = format!("{base}/anyPlacements/{}/impressions?apiKey={}&sessionExternalId=a%20b&acceptContent=string", sh.placement("any"), sh.p.key);
     assert_eq!(raw_get(&c, &s, &path).await.1["field"], "sessionExternalId");
+    // Only GET; a percent-encoded placement id is the same placement.
+    let path = format!(
+        "{base}/anyPlacements/{}/impressions?apiKey={}&sessionExternalId=s1&acceptContent=string",
+        sh.placement("any"),
+        sh.p.key
+    );
+    let resp = c.post(s.url(&path)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET");
+    let id = sh.placement("any");
+    let encoded = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
+    let path = format!("{base}/anyPlacements/{encoded}/impressions?apiKey={}&sessionExternalId=s1&acceptContent=string", sh.p.key);
+    assert_eq!(raw_get(&c, &s, &path).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
