@@ -177,8 +177,9 @@ pub fn serving_threads(configured: usize) -> usize {
 /// Call it on a current-thread runtime: that thread serves connections, and
 /// `serve_threads - 1` more threads, each with its own current-thread runtime, accept
 /// on the same socket. A connection stays on the thread that accepted it, so no
-/// request pays for work stealing or cross-thread wake-ups (measured: about a quarter
-/// less CPU per request than one multi-thread runtime on the same core).
+/// request pays for work stealing or cross-thread wake-ups (an ad-hoc A/B of CPU time
+/// per request, not a bench script: about a quarter less than one multi-thread runtime
+/// on the same core; `bench/` shows it as higher ratios to the ceiling).
 pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     let Running {
         listener,
