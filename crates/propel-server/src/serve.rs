@@ -194,7 +194,9 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut threads = Vec::new();
-    for n in 1..serving_threads(state.config.serve_threads) {
+    let serving = serving_threads(state.config.serve_threads);
+    tracing::info!(threads = serving, "serving threads");
+    for n in 1..serving {
         match spawn_serving_thread(n, &listener, acceptor.clone(), stop_rx.clone(), grace) {
             Ok(handle) => threads.push(handle),
             Err(e) => tracing::warn!(error = %e, "cannot start a serving thread"),

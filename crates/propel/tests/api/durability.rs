@@ -107,7 +107,12 @@ async fn kill_9_loses_nothing_that_was_acknowledged() {
 async fn sigterm_answers_what_is_in_flight_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let client = h2c();
-    let mut server = Server::start(dir.path());
+    // Several serving threads whatever the machine's cores: each must stop accepting,
+    // finish its own connections and let the writer commit before the exit.
+    let config = dir.path().join("propel.toml");
+    std::fs::write(&config, "serve_threads = 4\n").unwrap();
+    let config = config.to_str().unwrap();
+    let mut server = Server::start_with(dir.path(), &["--config", config], true);
     let p = Arc::new(create_partner(&client, &server).await);
     unlimit(&client, &server, &p).await;
     let stop = Arc::new(AtomicBool::new(false));
