@@ -105,9 +105,8 @@ impl Acceptor {
         loop {
             let (stream, _) = tokio::select! {
                 accepted = listener.accept() => match accepted {
+                    // tokio retries by itself when another thread took the connection first.
                     Ok(conn) => conn,
-                    // Another thread took it first.
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     Err(e) => {
                         // Out of file descriptors and the like: wait rather than spin.
                         tracing::warn!(error = %e, "accept failed");
