@@ -270,12 +270,10 @@ pub fn route_labels(path: &str) -> RouteKey {
     }
     if let Some(rest) = path.strip_prefix("/api/3.0/") {
         let group = rest.split('/').next().unwrap_or("");
-        for key in &OTHER_ROUTES[2..6] {
-            if key.1 == group {
-                return *key;
-            }
-        }
-        return UNKNOWN_ROUTE;
+        return OTHER_ROUTES
+            .into_iter()
+            .find(|&(api, method)| api == "recommendations" && method == group)
+            .unwrap_or(UNKNOWN_ROUTE);
     }
     if crate::sponsored::split_path(path).is_some() {
         return ("sponsored", "impressions");

@@ -18,28 +18,23 @@ use percent_encoding::percent_decode_str;
 use propel_ads::{Ask, ContentType, Page, PlacementKind, Visitor};
 use propel_model::{ApiError, SessionId};
 use serde_json::json;
-use std::borrow::Cow;
 
-/// The (partnerId, kind, placementId) segments of a sponsored path, percent-decoded.
-pub fn split_path(path: &str) -> Option<[Cow<'_, str>; 3]> {
+/// The (partnerId, kind, placementId) segments of a sponsored path, as sent.
+pub fn split_path(path: &str) -> Option<[&str; 3]> {
     let rest = path
         .strip_prefix("/v1/partners/")?
         .strip_suffix("/impressions")?;
     let mut parts = rest.split('/');
     let segments = [parts.next()?, parts.next()?, parts.next()?];
-    if parts.next().is_some() || segments.iter().any(|s| s.is_empty()) {
-        return None;
-    }
-    fn decode(s: &str) -> Option<Cow<'_, str>> {
-        percent_decode_str(s).decode_utf8().ok()
-    }
-    let [a, b, c] = segments;
-    Some([decode(a)?, decode(b)?, decode(c)?])
+    (parts.next().is_none() && segments.iter().all(|s| !s.is_empty())).then_some(segments)
 }
 
 /// Serves a sponsored path (from the fallback); `None` when the path is not one.
 pub async fn dispatch(state: AppState, method: &Method, uri: &Uri) -> Option<Response> {
-    let [partner, kind, placement] = split_path(uri.path())?;
+    let segments = split_path(uri.path())?;
+    let decode = |s| percent_decode_str(s).decode_utf8().ok();
+    let [partner, kind, placement] = segments.map(decode);
+    let (partner, kind, placement) = (partner?, kind?, placement?);
     if method != Method::GET {
         let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
         response
@@ -242,15 +237,16 @@ mod tests {
 
     #[test]
     fn splits_sponsored_paths_only() {
-        let [p, k, pl] = split_path("/v1/partners/a1/productPlacements/b%32/impressions").unwrap();
-        assert_eq!((&*p, &*k, &*pl), ("a1", "productPlacements", "b2"));
+        assert_eq!(
+            split_path("/v1/partners/a1/productPlacements/b%32/impressions"),
+            Some(["a1", "productPlacements", "b%32"])
+        );
         for path in [
             "/v1/partners/a1/productPlacements/impressions",
             "/v1/partners/a1/productPlacements/b/c/impressions",
             "/v1/partners//productPlacements/b/impressions",
             "/v1/partners/a1/productPlacements/b/impressions/",
             "/v2/partners/a1/productPlacements/b/impressions",
-            "/v1/partners/a1/productPlacements/%ff/impressions",
         ] {
             assert!(split_path(path).is_none(), "{path}");
         }

@@ -350,6 +350,13 @@ async fn each_kind_answers_an_impression_and_refuses_what_is_wrong() {
     let encoded = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
     let path = format!("{base}/anyPlacements/{encoded}/impressions?apiKey={}&sessionExternalId=s1&acceptContent=string", sh.p.key);
     assert_eq!(raw_get(&c, &s, &path).await.0, StatusCode::OK);
+    // A segment that does not decode to UTF-8 names no placement.
+    let path = format!(
+        "{base}/anyPlacements/%ff/impressions?apiKey={}&sessionExternalId=s1&acceptContent=string",
+        sh.p.key
+    );
+    let (st, body) = raw_get(&c, &s, &path).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
 }
 
 #[tokio::test]
