@@ -158,7 +158,6 @@ pub struct Engine {
     by_partner: ArcSwap<HashMap<i64, Arc<PartnerIndex>>>,
     impressions: Impressions<Impression>,
     caps: Vec<Mutex<HashMap<String, CapLists>>>,
-    prefix: u64,
     next_id: AtomicU64,
     next_serial: AtomicU32,
     rotation: AtomicU64,
@@ -237,7 +236,6 @@ impl Engine {
             by_partner: ArcSwap::from_pointee(HashMap::new()),
             impressions: Impressions::new(seed),
             caps: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            prefix: seed,
             next_id: AtomicU64::new(0),
             next_serial: AtomicU32::new(0),
             rotation: AtomicU64::new(0),
@@ -480,7 +478,7 @@ impl Engine {
         }
         live.counters.add_served();
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let key = ((self.prefix as u128) << 64) | n as u128;
+        let key = self.impressions.key(n);
         self.impressions.insert(
             key,
             Impression {

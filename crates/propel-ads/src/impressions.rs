@@ -46,6 +46,11 @@ impl<T> Impressions<T> {
         }
     }
 
+    /// The id of this process's `n`-th impression: its prefix and the counter.
+    pub(crate) fn key(&self, n: u64) -> u128 {
+        ((self.prefix as u128) << 64) | n as u128
+    }
+
     /// The shard and counter position of one of this process's ids.
     fn split(&self, key: u128) -> Option<(usize, u64)> {
         let n = key as u64;
