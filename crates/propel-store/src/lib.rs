@@ -85,13 +85,18 @@ impl Store {
         gather_window: std::time::Duration,
     ) -> Result<EventWriter> {
         let conn = connect(&self.path)?;
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        EventWriter::start(conn, wal.into(), observer, gather_window)
+        EventWriter::start(conn, self.wal_path(), observer, gather_window)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The database's write-ahead log, which SQLite keeps beside it.
+    pub(crate) fn wal_path(&self) -> PathBuf {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        wal.into()
     }
 
     /// Runs `f` on the operator connection (short administrative statements).

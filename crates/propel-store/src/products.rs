@@ -86,9 +86,7 @@ struct WalFlusher {
 }
 
 impl WalFlusher {
-    fn start(db_path: &std::path::Path) -> Option<WalFlusher> {
-        let mut wal = db_path.as_os_str().to_owned();
-        wal.push("-wal");
+    fn start(wal: &std::path::Path) -> Option<WalFlusher> {
         let file = std::fs::File::open(wal).ok()?;
         let (poke, pokes) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
@@ -233,7 +231,7 @@ impl Store {
             pending: None,
             staged: 0,
             finished: false,
-            flusher: WalFlusher::start(&self.path),
+            flusher: WalFlusher::start(&self.wal_path()),
         })
     }
 
