@@ -231,17 +231,21 @@ impl<'a> Picker<'a> {
     }
 }
 
-/// Adds scored dense items best first (ties: more popular first) until the
-/// answer is full; true when it is. Only as much of `scored` is sorted as the
-/// answer needs: the best few by selection, more only when products were skipped
-/// (unavailable), so the order is exactly that of a full sort.
-pub(crate) fn extend_ranked(m: &Models, p: &mut Picker, scored: &mut [(u32, f32)]) -> bool {
+/// Adds scored dense items best first (ties: more popular, i.e. lower dense id, first) until the
+/// answer is full; true when it is. `keys` is a reusable buffer. Only as much of
+/// the list is sorted as the answer needs: the best few by selection, more only
+/// when products were skipped (unavailable), so the order is exactly that of a
+/// full sort.
+pub(crate) fn extend_ranked(
+    m: &Models,
+    p: &mut Picker,
+    keys: &mut Vec<u64>,
+    scored: impl Iterator<Item = (u32, f32)>,
+) -> bool {
     // One integer per candidate whose descending order is (score desc, id asc):
     // integer comparisons make the selection several times cheaper.
-    let mut keys: Vec<u64> = scored
-        .iter()
-        .map(|&(d, s)| (u64::from(order_bits(s)) << 32) | u64::from(u32::MAX - d))
-        .collect();
+    keys.clear();
+    keys.extend(scored.map(|(d, s)| (u64::from(order_bits(s)) << 32) | u64::from(u32::MAX - d)));
     let id = |k: &u64| m.id(u32::MAX - (*k as u32));
     let mut chunk = (2 * p.wanted()).max(16);
     let mut rest = keys.as_mut_slice();
@@ -305,7 +309,7 @@ mod tests {
             let mut want = Picker::new(&c, &r);
             want.extend(full.iter().map(|x| m.id(x.0)));
             let mut got = Picker::new(&c, &r);
-            extend_ranked(&m, &mut got, &mut v);
+            extend_ranked(&m, &mut got, &mut Vec::new(), v.iter().copied());
             prop_assert_eq!(got.finish(), want.finish());
         }
     }

@@ -18,11 +18,13 @@ const SCAN: usize = 20_000;
 
 /// Scores for the next product of a session (dense ids, oldest first) into
 /// `s.scores`: a STAN-like session kNN plus sequential rules ("viewed next
-/// after") from the last products, each normalised to a best score of 1.
+/// after") from the last products, each normalised to a best score of 1, then
+/// all multiplied by the best kNN score (when positive). Only the order of the
+/// scores is used, and that common factor leaves it as it is while saving a
+/// pass over the kNN scores.
 pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64, s: &mut Scratch) {
     let cfg = &m.config;
     m.knn.score(session, now_ms, s);
-    s.scores.normalise();
     if cfg.rules_weight > 0.0 {
         s.other.reset(m.item_count());
         // The last product counts most; earlier ones decay by position.
@@ -34,15 +36,17 @@ pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64, s: &mut S
                 }
             }
         }
-        s.other.normalise();
+        let knn_max = s.scores.max();
+        let rules_max = s.other.max();
         // Rules never predict a repeat, yet the last product is the likeliest
         // next view: give it the best rules score so the blend keeps it up.
+        let top = if rules_max > 0.0 { rules_max } else { 1.0 };
         if let Some(&last) = session.last() {
-            s.other.set(last, 1.0);
+            s.other.set(last, top);
         }
-        let rw = cfg.rules_weight as f32;
+        let scale = cfg.rules_weight as f32 * if knn_max > 0.0 { knn_max } else { 1.0 } / top;
         for (j, sc) in s.other.entries() {
-            s.scores.add(j, rw * sc);
+            s.scores.add(j, scale * sc);
         }
     }
 }
@@ -81,10 +85,8 @@ pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
     };
     with_scratch(|s| {
         session_scores(m, &session, now, s);
-        s.ranked.clear();
-        s.ranked.extend(s.scores.entries());
         let mut p = Picker::new(c, r);
-        if !extend_ranked(m, &mut p, &mut s.ranked) {
+        if !extend_ranked(m, &mut p, &mut s.keys, s.scores.entries()) {
             p.extend(m.popular_ids().iter().copied());
         }
         p.finish()

@@ -77,10 +77,8 @@ fn related_scored(m: &Models, r: &Request) -> Vec<(ItemId, f32)> {
 pub fn related(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
     with_scratch(|s| {
         related_into(m, r, s);
-        s.ranked.clear();
-        s.ranked.extend(s.scores.entries());
         let mut p = Picker::new(c, r);
-        extend_ranked(m, &mut p, &mut s.ranked);
+        extend_ranked(m, &mut p, &mut s.keys, s.scores.entries());
         p.finish()
     })
 }
