@@ -82,7 +82,7 @@ impl Default for KnnConfig {
     fn default() -> Self {
         KnnConfig {
             // Measured on yoochoose (README): 150 of 1,000 (100 per item) gave HR@10
-            // 0.6208, NDCG@10 0.4318 (this: 0.6199, 0.4320) at a fifth more request time;
+            // 0.6208, NDCG@10 0.4318 (these: 0.6197, 0.4320) at a fifth more request time;
             // 500 of 5,000 (2,000 per item), the same at twice the time.
             k: 100,
             sample_per_item: 50,
