@@ -89,7 +89,9 @@ pub struct Decision {
 
 impl Decision {
     pub fn impression_id(&self) -> String {
-        format!("{:032x}", self.impression)
+        let mut id = String::with_capacity(32);
+        push_hex32(&mut id, self.impression);
+        id
     }
 
     pub fn campaign_id(&self) -> &str {
@@ -109,20 +111,33 @@ impl Decision {
 
     /// The Impression answer: `{"content": {"id", "string" | "productIds"}, "id"}`.
     pub fn write_json(&self, out: &mut String) {
-        use std::fmt::Write;
         out.push_str(r#"{"content":"#);
         out.push_str(&self.live.json[self.content]);
         if let ContentBody::ProductIds(_) = self.live.campaign.contents[self.content].body {
+            // itoa and the hex below: the fmt machinery cost more than the rest.
+            let mut digits = itoa::Buffer::new();
             for (i, id) in self.shelf.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                let _ = write!(out, "{id}");
+                out.push_str(digits.format(*id));
             }
             out.push_str("]}");
         }
-        let _ = write!(out, r#","id":"{:032x}"}}"#, self.impression);
+        out.push_str(r#","id":""#);
+        push_hex32(out, self.impression);
+        out.push_str(r#""}"#);
     }
+}
+
+/// Appends `n` as 32 lower-case hex digits (`format!("{n:032x}")`).
+fn push_hex32(out: &mut String, n: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend(
+        (0..32)
+            .rev()
+            .map(|i| HEX[(n >> (4 * i)) as usize & 15] as char),
+    );
 }
 
 /// One request for content.
@@ -628,6 +643,24 @@ impl Engine {
                 lists.retain(|(_, seen)| seen.back().is_some_and(|t| *t > now_ms - longest));
                 !lists.is_empty()
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_ids_match_format() {
+        for n in [
+            0u128,
+            1,
+            0xabc,
+            u128::MAX,
+            (0x198e_5a00_3634_b069_c886_6241u128 << 32) | 7,
+        ] {
+            let mut s = String::new();
+            super::push_hex32(&mut s, n);
+            assert_eq!(s, format!("{n:032x}"));
         }
     }
 }
