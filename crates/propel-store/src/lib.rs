@@ -5,6 +5,7 @@
 //! (group commit) and answers every waiter only after `COMMIT` returned.
 
 mod ads;
+mod checkpointer;
 pub use ads::{AdImpressionRow, AdReportRow, AdTotals, AdWrite, AdWriter};
 mod contacts;
 pub use contacts::ContactRecord;
@@ -12,6 +13,7 @@ mod email;
 pub use email::{Behaviour, ContactEmail, Erased, OutboxRow, ReportRow};
 mod export;
 mod partners;
+mod priority;
 mod products;
 mod rules;
 mod schema;
@@ -53,7 +55,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Fewer, larger checkpoints: each commit appends the same hot pages to the WAL.
+    // Checkpoints run in the background (`checkpointer`); this is the safety net,
+    // far enough out that a writer rarely copies the WAL inline.
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     Ok(conn)
 }
@@ -71,10 +74,12 @@ impl Store {
         let path = database_path(data_dir);
         let mut conn = connect(&path)?;
         schema::migrate(&mut conn)?;
-        Ok(Arc::new(Store {
+        let store = Arc::new(Store {
             path,
             admin: Mutex::new(conn),
-        }))
+        });
+        checkpointer::start(&store)?;
+        Ok(store)
     }
 
     /// Starts the single event writer on its own thread.
