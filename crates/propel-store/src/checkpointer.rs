@@ -5,8 +5,8 @@
 //! megabytes into the database in one go, on the core that serves requests, and the
 //! requests of those 100-250 ms wait (measured: sponsored p99 5.1-5.7 ms with them,
 //! 3.4 ms without). Here a thread of its own checkpoints every `EVERY`, so each copy
-//! is small, at a lower CPU priority, so serving threads go first when the core is
-//! busy. `PASSIVE` never blocks writers or readers; the writers' own
+//! is small, at the lowest CPU priority, so serving threads go first when the core
+//! is busy. `PASSIVE` never blocks writers or readers; the writers' own
 //! `wal_autocheckpoint` stays as the safety net should this thread fall behind.
 
 use std::path::PathBuf;
@@ -17,9 +17,10 @@ use crate::{connect, Store};
 
 const EVERY: Duration = Duration::from_millis(200);
 
-/// Nice value of the thread: under contention it gets about a tenth of a core,
-/// several times what copying a busy server's WAL needs.
-const NICE: i32 = 10;
+/// Nice value of the thread: the lowest, so it runs when serving leaves the core
+/// idle. Should a saturated core starve it, the WAL reaches the writers'
+/// `wal_autocheckpoint` and they checkpoint inline, as without this thread.
+const NICE: i32 = 19;
 
 /// Starts the checkpoint thread for `store`; it ends when the store is dropped.
 pub(crate) fn start(store: &Arc<Store>) -> std::io::Result<()> {
