@@ -42,24 +42,12 @@ impl Acc {
 
     #[inline]
     pub fn add(&mut self, id: u32, w: f32) {
-        self.add_all(std::iter::once((id, w)));
-    }
-
-    /// Adds many entries, with the slots and the touched list held in locals:
-    /// in the hot loop of a request, one indirection less per entry.
-    #[inline]
-    pub fn add_all(&mut self, entries: impl Iterator<Item = (u32, f32)>) {
-        let gen = self.gen;
-        let slots = self.slots.as_mut_slice();
-        let touched = &mut self.touched;
-        for (id, w) in entries {
-            let slot = &mut slots[id as usize];
-            if slot.0 != gen {
-                *slot = (gen, 0.0);
-                touched.push(id);
-            }
-            slot.1 += w;
+        let slot = &mut self.slots[id as usize];
+        if slot.0 != self.gen {
+            *slot = (self.gen, 0.0);
+            self.touched.push(id);
         }
+        slot.1 += w;
     }
 
     /// Sets the value, adding the id if absent.
@@ -371,16 +359,12 @@ impl SessionIndex {
                 .select_nth_unstable_by_key(cfg.k, |c| std::cmp::Reverse(order_bits(c.1)));
             s.cands.truncate(cfg.k);
         }
-        // Distances never exceed the longest session; the clamp spares a bounds check.
-        let decay = self.item_decay.as_slice();
-        let far = decay.len() - 1;
         for &(sid, sim, anchor) in &s.cands {
             // Each item once per neighbour, at its last position (as STAN).
-            s.scores
-                .add_all(self.last_items(sid as usize).iter().map(|&(it, p, idf)| {
-                    let d = (p.abs_diff(anchor) as usize).min(far);
-                    (it, sim * decay[d] * idf)
-                }));
+            for &(it, p, idf) in self.last_items(sid as usize) {
+                let d = p.abs_diff(anchor) as usize;
+                s.scores.add(it, sim * self.item_decay[d] * idf);
+            }
         }
     }
 
