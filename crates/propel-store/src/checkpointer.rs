@@ -3,9 +3,10 @@
 //! Left to SQLite, a checkpoint runs inside whichever commit finds the WAL past
 //! `wal_autocheckpoint` pages: the event or impression writer then copies tens of
 //! megabytes into the database in one go, on the core that serves requests, and the
-//! requests of those 100-250 ms wait (in one sponsored bench run with checkpoints put off
-//! altogether the p99 was 3.4 ms, against 5.1-5.7 ms with them inline; with this thread,
-//! 5.1-5.5 ms). Here a thread of its own checkpoints every `EVERY`, so each copy
+//! requests of those 100-250 ms wait (ad hoc: in one sponsored bench round with
+//! checkpoints put off by a temporary change the p99 was 3.4 ms, against 5.1-5.7 ms with
+//! them inline; with this thread, 5.1-5.5 ms). Here a thread of its own checkpoints
+//! every `EVERY`, so each copy
 //! is small, at the lowest CPU priority, so serving threads go first when the core
 //! is busy. `PASSIVE` never blocks writers or readers; the writers' own
 //! `wal_autocheckpoint` stays as the safety net should this thread fall behind.
