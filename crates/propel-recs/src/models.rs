@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::algorithms::SingleRankings;
 use crate::config::Config;
 use crate::cooc::{build_relations, Prepared, Relations};
 use crate::history::{SessionLog, What};
@@ -17,12 +18,15 @@ pub struct Models {
     built_at_ms: i64,
     /// Dense id → product id; dense ids follow popularity rank.
     ids: Vec<ItemId>,
-    dense: HashMap<ItemId, u32>,
+    /// Read several times per request: a fast hash (seeded per process) over SipHash.
+    dense: HashMap<ItemId, u32, foldhash::fast::RandomState>,
     /// Decayed popularity at build time, by dense id.
     pop: Vec<f32>,
     pub(crate) rel: Relations,
     pub(crate) knn: SessionIndex,
     pub(crate) search: SearchIndex,
+    /// `personalComposite`'s ranking for each one-product visit.
+    pub(crate) single: SingleRankings,
 }
 
 impl Models {
@@ -35,7 +39,8 @@ impl Models {
     ) -> Models {
         let ranked = popularity.ranked(now_ms, config.half_life_ms);
         let mut ids: Vec<ItemId> = Vec::with_capacity(ranked.len());
-        let mut dense: HashMap<ItemId, u32> = HashMap::with_capacity(ranked.len());
+        let mut dense: HashMap<ItemId, u32, _> =
+            HashMap::with_capacity_and_hasher(ranked.len(), foldhash::fast::RandomState::default());
         let mut pop: Vec<f32> = Vec::with_capacity(ranked.len());
         for (item, score) in ranked {
             dense.insert(item, ids.len() as u32);
@@ -93,7 +98,7 @@ impl Models {
         rel.similar = knn.item_neighbours(now_ms, config.neighbours_per_item);
         let search =
             SearchIndex::build(sessions.iter().copied(), |i| dense.get(&i).copied(), config);
-        Models {
+        let mut models = Models {
             config: config.clone(),
             built_at_ms: now_ms,
             ids,
@@ -102,7 +107,10 @@ impl Models {
             rel,
             knn,
             search,
-        }
+            single: SingleRankings::default(),
+        };
+        models.single = SingleRankings::build(&models);
+        models
     }
 
     /// When the snapshot was built (popularity is decayed to this time).

@@ -71,7 +71,16 @@ impl Profile {
 
     /// Merges the profiles of several sessions of one contact.
     pub fn merged<'a>(profiles: impl IntoIterator<Item = &'a Profile>) -> Profile {
+        let mut profiles = profiles.into_iter();
+        let Some(first) = profiles.next() else {
+            return Profile::new(1);
+        };
+        let Some(second) = profiles.next() else {
+            // Most visitors have no contact: a copy, with nothing to sort.
+            return first.clone();
+        };
         let mut out = Profile::default();
+        let profiles = [first, second].into_iter().chain(profiles);
         for p in profiles {
             out.cap = out.cap.max(p.cap);
             out.events.extend_from_slice(&p.events);

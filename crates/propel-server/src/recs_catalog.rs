@@ -2,7 +2,7 @@
 
 use propel_catalog::ProductBase;
 use propel_recs::{Catalog, CategoryId, ItemId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A product base plus what the engine asks for that the base does not keep in its
@@ -10,6 +10,9 @@ use std::sync::Arc;
 pub struct CatalogView {
     pub base: Arc<ProductBase>,
     params: HashMap<ItemId, Vec<(String, String)>>,
+    /// Products available when no stock is asked for: every answer checks each product
+    /// it takes, and one probe of this compact set beats finding the product.
+    available: HashSet<ItemId, foldhash::fast::RandomState>,
 }
 
 impl CatalogView {
@@ -27,17 +30,26 @@ impl CatalogView {
                 )
             })
             .collect();
-        CatalogView { base, params }
+        let available = base.iter().filter(|p| p.available).map(|p| p.id).collect();
+        CatalogView {
+            base,
+            params,
+            available,
+        }
     }
 }
 
 impl Catalog for CatalogView {
     fn is_available(&self, item: ItemId, stock: Option<&str>) -> bool {
+        let Some(stock) = stock else {
+            return self.available.contains(&item);
+        };
         // `effective(item, stock).available` without building the whole effective product:
         // the stock's own availability when it lists one, else the product's.
         self.base.get(item).is_some_and(|p| {
-            stock
-                .and_then(|id| p.stocks.iter().find(|s| s.id == id))
+            p.stocks
+                .iter()
+                .find(|s| s.id == stock)
                 .and_then(|s| s.available)
                 .unwrap_or(p.available)
         })

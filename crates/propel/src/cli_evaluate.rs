@@ -21,6 +21,10 @@ pub struct EvaluateArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Model settings to try, as JSON: the fields given replace the defaults, e.g.
+    /// '{"knn":{"k":100}}' (see propel-recs' `Config`).
+    #[arg(long)]
+    pub config: Option<String>,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
@@ -38,12 +42,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         Some(p) => Some(read_rows(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
     };
-    let report = evaluate(
-        &train,
-        test.as_deref(),
-        &methods,
-        &propel_recs::Config::default(),
-    );
+    let config: propel_recs::Config = match &args.config {
+        Some(json) => serde_json::from_str(json).context("--config: not a model configuration")?,
+        None => propel_recs::Config::default(),
+    };
+    let report = evaluate(&train, test.as_deref(), &methods, &config);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -14,6 +14,7 @@ use crate::models::Models;
 use crate::profile::Profile;
 use crate::types::{CategoryId, ItemId};
 
+pub(crate) use personal::SingleRankings;
 pub use personal::{
     personal_composite, personal_ordered, personal_viewed, popular_in_interested_categories,
 };
@@ -231,6 +232,17 @@ impl<'a> Picker<'a> {
     }
 }
 
+/// One integer per scored dense item whose descending order is (score desc, id
+/// asc): integer comparisons make selections several times cheaper.
+pub(crate) fn rank_key((d, s): (u32, f32)) -> u64 {
+    (u64::from(order_bits(s)) << 32) | u64::from(u32::MAX - d)
+}
+
+/// The dense item of a [`rank_key`].
+pub(crate) fn key_dense(k: u64) -> u32 {
+    u32::MAX - (k as u32)
+}
+
 /// Adds scored dense items best first (ties: more popular, i.e. lower dense id, first) until the
 /// answer is full; true when it is. `keys` is a reusable buffer. Only as much of
 /// the list is sorted as the answer needs: the best few by selection, more only
@@ -242,11 +254,9 @@ pub(crate) fn extend_ranked(
     keys: &mut Vec<u64>,
     scored: impl Iterator<Item = (u32, f32)>,
 ) -> bool {
-    // One integer per candidate whose descending order is (score desc, id asc):
-    // integer comparisons make the selection several times cheaper.
     keys.clear();
-    keys.extend(scored.map(|(d, s)| (u64::from(order_bits(s)) << 32) | u64::from(u32::MAX - d)));
-    let id = |k: &u64| m.id(u32::MAX - (*k as u32));
+    keys.extend(scored.map(rank_key));
+    let id = |k: &u64| m.id(key_dense(*k));
     let mut chunk = (2 * p.wanted()).max(16);
     let mut rest = keys.as_mut_slice();
     while rest.len() > chunk {

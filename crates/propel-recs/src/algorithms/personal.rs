@@ -7,7 +7,7 @@ use crate::types::{CategoryId, ItemId};
 
 use crate::knn::{with_scratch, Scratch};
 
-use super::{extend_ranked, popular, Picker, Request};
+use super::{extend_ranked, key_dense, popular, rank_key, Picker, Request};
 
 /// Items of the previous visits used as context when the current one is empty.
 const FALLBACK_CONTEXT: usize = 5;
@@ -65,14 +65,23 @@ pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64, s: &mut S
 /// request time (see [`crate::knn`]), only on the profile, the models and the
 /// catalog, so callers may cache it.
 pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemId> {
+    composite(m, c, r, true)
+}
+
+/// [`personal_composite`], reading the kept ranking of a one-product visit when
+/// `kept` (tests compare the two ways).
+fn composite(m: &Models, c: &dyn Catalog, r: &Request, kept: bool) -> Vec<ItemId> {
     let Some(profile) = r.profile.filter(|p| !p.events().is_empty()) else {
         return popular(m, c, r);
     };
+    // Read as the models read past visits: a product repeated back to back (a reload)
+    // counts once.
     let mut session: Vec<u32> = profile
         .current_session(m.config.session_gap_ms)
         .into_iter()
         .filter_map(|i| m.dense(i))
         .collect();
+    session.dedup();
     if session.is_empty() {
         let mut recent: Vec<u32> = profile
             .recent_items()
@@ -88,6 +97,19 @@ pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
     } else {
         m.built_at_ms()
     };
+    if let ([only], true) = (session.as_slice(), kept && now >= m.newest_visit_ms()) {
+        if let Some((ranked, complete)) = m.single.get(*only) {
+            let mut p = Picker::new(c, r);
+            if p.extend(ranked.iter().map(|&d| m.id(d))) {
+                return p.finish();
+            }
+            if complete {
+                p.extend(m.popular_ids().iter().copied());
+                return p.finish();
+            }
+            // Products were skipped beyond the kept ranking: compute the whole of it.
+        }
+    }
     with_scratch(|s| {
         session_scores(m, &session, now, s);
         let mut p = Picker::new(c, r);
@@ -96,6 +118,61 @@ pub fn personal_composite(m: &Models, c: &dyn Catalog, r: &Request) -> Vec<ItemI
         }
         p.finish()
     })
+}
+
+/// Products of `personalComposite` kept per one-product visit, best first: enough
+/// for the usual answer (ten or twenty products, a few skipped); longer ones are
+/// computed.
+const SINGLE_TOP: usize = 32;
+
+/// `personalComposite`'s ranking for a visit made of one product, per product,
+/// computed with the models: the commonest visit (a visitor who landed on a
+/// product) is answered by reading a list. Kept only when answers do not depend
+/// on the request time (see [`personal_composite`]).
+#[derive(Default)]
+pub(crate) struct SingleRankings {
+    /// Dense ids best first, flattened: product `d`'s are `ranked[starts[d]..starts[d + 1]]`.
+    ranked: Vec<u32>,
+    starts: Vec<u32>,
+    /// Per product, whether its list holds every product its visit scores.
+    complete: Vec<bool>,
+}
+
+impl SingleRankings {
+    pub fn build(m: &Models) -> SingleRankings {
+        let mut out = SingleRankings::default();
+        let now = m.built_at_ms();
+        if now < m.newest_visit_ms() {
+            return out;
+        }
+        out.starts.push(0);
+        with_scratch(|s| {
+            let mut keys = std::mem::take(&mut s.keys);
+            for d in 0..m.item_count() as u32 {
+                session_scores(m, &[d], now, s);
+                keys.clear();
+                keys.extend(s.scores.entries().map(rank_key));
+                let complete = keys.len() <= SINGLE_TOP;
+                if !complete {
+                    keys.select_nth_unstable_by(SINGLE_TOP - 1, |a, b| b.cmp(a));
+                    keys.truncate(SINGLE_TOP);
+                }
+                keys.sort_unstable_by(|a, b| b.cmp(a));
+                out.ranked.extend(keys.iter().map(|&k| key_dense(k)));
+                out.starts.push(out.ranked.len() as u32);
+                out.complete.push(complete);
+            }
+            s.keys = keys;
+        });
+        out
+    }
+
+    /// The product's ranking and whether it is complete.
+    fn get(&self, d: u32) -> Option<(&[u32], bool)> {
+        let i = d as usize;
+        let (&from, &to) = (self.starts.get(i)?, self.starts.get(i + 1)?);
+        Some((&self.ranked[from as usize..to as usize], self.complete[i]))
+    }
 }
 
 /// `partnerRecommendations/personalViewed`: the visitor's products, most recent first.
@@ -151,4 +228,53 @@ pub fn popular_in_interested_categories(m: &Models, c: &dyn Catalog, r: &Request
     let mut p = Picker::new(c, r);
     p.extend(scored.into_iter().map(|x| x.0));
     p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::MemCatalog;
+    use crate::config::Config;
+    use crate::engine::Engine;
+    use crate::profile::Profile;
+    use crate::types::{Interaction, Kind};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A one-product visit (the product repeated or not) gets from the kept
+        /// ranking exactly what computing it gives, whatever the limit, the
+        /// exclusions and the unavailable products.
+        #[test]
+        fn kept_one_product_rankings_answer_as_computing_does(
+            visits in proptest::collection::vec(proptest::collection::vec(0i64..80, 1..12), 1..60),
+            unavailable in proptest::collection::vec(0i64..80, 0..40),
+            exclude in proptest::collection::vec(0i64..80, 0..4),
+            limit in 1usize..60,
+            repeats in 1usize..3,
+        ) {
+            let mut e = Engine::new(Config::default());
+            let mut ts = 0;
+            for (v, visit) in visits.iter().enumerate() {
+                for &item in visit {
+                    ts += 60_000;
+                    e.apply(&Interaction { visitor: v as u32, item, kind: Kind::View, ts_ms: ts });
+                }
+            }
+            let now = ts + 60_000;
+            let m = e.snapshot(now);
+            let mut c = MemCatalog::new();
+            for i in 0..80i64 {
+                c.add(i, 1, 1.0).available = !unavailable.contains(&i);
+            }
+            for item in 0..80i64 {
+                let mut p = Profile::new(10);
+                for _ in 0..repeats {
+                    p.record(now, item, Kind::View);
+                }
+                let r = Request { limit, products: &exclude, profile: Some(&p), now_ms: now, ..Request::default() };
+                prop_assert_eq!(composite(&m, &c, &r, true), composite(&m, &c, &r, false), "item {}", item);
+            }
+        }
+    }
 }
