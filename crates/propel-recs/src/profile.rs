@@ -21,7 +21,8 @@ pub struct ProfileEvent {
 /// What is known of one visitor (or, merged, of one contact).
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
-    /// Latest product events, oldest first, at most `cap`.
+    /// Latest product events, oldest first: the last `cap` count (see [`Profile::events`]),
+    /// at most as many again wait to be dropped.
     events: Vec<ProfileEvent>,
     /// Ordered products, oldest first; kept apart because orders are rare
     /// and must outlive the view history.
@@ -47,7 +48,9 @@ impl Profile {
     pub fn record(&mut self, ts_ms: i64, item: ItemId, kind: Kind) {
         let at = self.events.partition_point(|e| e.ts_ms <= ts_ms);
         self.events.insert(at, ProfileEvent { ts_ms, item, kind });
-        if self.events.len() > self.cap {
+        // Only the latest `cap` are read; the older ones go in bulk, since dropping one
+        // per event would shift the whole history on every event of a long one.
+        if self.events.len() >= 2 * self.cap {
             let extra = self.events.len() - self.cap;
             self.events.drain(..extra);
         }
@@ -83,7 +86,7 @@ impl Profile {
         let profiles = [first, second].into_iter().chain(profiles);
         for p in profiles {
             out.cap = out.cap.max(p.cap);
-            out.events.extend_from_slice(&p.events);
+            out.events.extend_from_slice(p.events());
             out.orders.extend_from_slice(&p.orders);
             out.searches.extend(p.searches.iter().cloned());
         }
@@ -98,16 +101,16 @@ impl Profile {
 
     /// Product events, oldest first.
     pub fn events(&self) -> &[ProfileEvent] {
-        &self.events
+        &self.events[self.events.len().saturating_sub(self.cap)..]
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.orders.is_empty()
+        self.events().is_empty() && self.orders.is_empty()
     }
 
     /// Products seen (any product event), most recent first, each once.
     pub fn recent_items(&self) -> Vec<ItemId> {
-        dedup_newest_first(self.events.iter().map(|e| e.item))
+        dedup_newest_first(self.events().iter().map(|e| e.item))
     }
 
     /// Products ordered, most recent first, each once.
@@ -123,16 +126,15 @@ impl Profile {
     /// The products of the current visit, oldest first: the events chained
     /// back from the latest with no pause longer than `gap_ms`.
     pub fn current_session(&self, gap_ms: i64) -> Vec<ItemId> {
-        let mut start = self.events.len();
+        let events = self.events();
+        let mut start = events.len();
         while start > 0 {
-            if start < self.events.len()
-                && self.events[start].ts_ms - self.events[start - 1].ts_ms > gap_ms
-            {
+            if start < events.len() && events[start].ts_ms - events[start - 1].ts_ms > gap_ms {
                 break;
             }
             start -= 1;
         }
-        self.events[start..].iter().map(|e| e.item).collect()
+        events[start..].iter().map(|e| e.item).collect()
     }
 
     /// Long-term category interests, decayed by the popularity half-life and
@@ -144,7 +146,7 @@ impl Profile {
         now_ms: i64,
     ) -> Vec<(CategoryId, f64)> {
         let mut acc: HashMap<CategoryId, Decayed> = HashMap::new();
-        for e in &self.events {
+        for e in self.events() {
             let w = config.kind_weight(e.kind);
             for &c in catalog.categories(e.item) {
                 acc.entry(c)
@@ -168,7 +170,7 @@ impl Profile {
         config: &Config,
     ) -> HashMap<(String, String), f64> {
         let mut acc: HashMap<(String, String), f64> = HashMap::new();
-        for e in &self.events {
+        for e in self.events() {
             let w = config.kind_weight(e.kind);
             for p in catalog.params(e.item) {
                 *acc.entry(p.clone()).or_default() += w;
@@ -208,5 +210,29 @@ mod tests {
         let m = Profile::merged([&a, &b]);
         assert_eq!(m.ordered_items(), vec![2, 1]);
         assert_eq!(m.recent_items(), vec![3, 2, 1]);
+    }
+
+    proptest::proptest! {
+        /// Whatever the arrival order, the profile reads as the latest `cap` events by
+        /// time, alone or merged, however many were dropped before.
+        #[test]
+        fn only_the_latest_cap_events_count(
+            times in proptest::collection::vec(0i64..1_000, 0..60),
+            cap in 1usize..8,
+        ) {
+            let mut p = Profile::new(cap);
+            let mut all: Vec<(i64, ItemId)> = Vec::new();
+            for (i, &t) in times.iter().enumerate() {
+                p.record(t, i as ItemId, Kind::View);
+                let at = all.partition_point(|e| e.0 <= t);
+                all.insert(at, (t, i as ItemId));
+            }
+            let want: Vec<(i64, ItemId)> = all[all.len().saturating_sub(cap)..].to_vec();
+            let got: Vec<(i64, ItemId)> = p.events().iter().map(|e| (e.ts_ms, e.item)).collect();
+            proptest::prop_assert_eq!(&got, &want);
+            let merged = Profile::merged([&p, &Profile::new(cap)]);
+            let got: Vec<(i64, ItemId)> = merged.events().iter().map(|e| (e.ts_ms, e.item)).collect();
+            proptest::prop_assert_eq!(&got, &want);
+        }
     }
 }
