@@ -1,8 +1,9 @@
 //! The single event writer: group commit on a dedicated thread.
 //!
 //! Every submitted job waits in a bounded queue; the writer takes all that is
-//! queued (up to a cap), writes each job inside its own savepoint so that a failing
-//! job cannot take others with it, commits once, and only then answers every job.
+//! queued (up to a cap), writes them in one transaction (when that fails, each job is
+//! written again alone, so that a failing job cannot take others with it), commits
+//! once, and only then answers every job.
 //! The queue is FIFO and jobs are written in order, so a visitor's events are stored
 //! in the order they were accepted.
 //!
