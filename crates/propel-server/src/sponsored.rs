@@ -164,15 +164,17 @@ async fn impressions(
     };
     let mut body = String::with_capacity(256);
     decision.write_json(&mut body);
-    state.ads.writer.send(propel_store::AdWrite::Served {
-        id: decision.impression_id(),
-        partner: partner.rowid,
-        campaign: decision.campaign_id().to_string(),
-        content: decision.content_id().to_string(),
-        placement: placement.id.clone(),
-        session: visitor.session,
-        served_ms: decision.served_ms,
-    });
+    state.ads.writer.send(propel_store::AdWrite::served(
+        &decision.impression_id(),
+        partner.rowid,
+        [
+            decision.campaign_id(),
+            decision.content_id(),
+            &placement.id,
+            &visitor.session,
+        ],
+        decision.served_ms,
+    ));
     let mut response = json_response(StatusCode::OK, body);
     response
         .headers_mut()
