@@ -78,13 +78,7 @@ pub struct ServedLine {
 impl AdWrite {
     /// A served impression: its id, partner, campaign, content, placement, session and time.
     /// Ids and session ids never hold tabs or line breaks (their rules forbid them).
-    pub fn served(
-        id: &str,
-        partner: i64,
-        [campaign, content, placement, session]: [&str; 4],
-        served_ms: i64,
-    ) -> AdWrite {
-        let fields = [campaign, content, placement, session];
+    pub fn served(id: &str, partner: i64, fields: [&str; 4], served_ms: i64) -> AdWrite {
         let len = id.len() + fields.iter().map(|f| f.len() + 1).sum::<usize>() + 36;
         let mut line = String::with_capacity(len);
         line.push_str(id);
@@ -184,7 +178,9 @@ impl Deflater {
         }
     }
 
-    fn deflate(&mut self, input: &[u8]) -> &[u8] {
+    /// The deflated stream, or None should the compressor fail (a bug: compressing into
+    /// memory has no other failure mode).
+    fn deflate(&mut self, input: &[u8]) -> Option<&[u8]> {
         self.state.reset();
         self.out.clear();
         self.out.reserve(input.len() / 4 + 64);
@@ -196,15 +192,10 @@ impl Deflater {
                 flate2::FlushCompress::Finish,
             );
             match status {
-                Ok(flate2::Status::StreamEnd) => return &self.out,
+                Ok(flate2::Status::StreamEnd) => return Some(&self.out),
                 // Out of room in `out`: give it more and go on.
                 Ok(_) => self.out.reserve(self.out.capacity().max(1024)),
-                // Compressing into memory has no failure mode but a bug; store nothing
-                // rather than a truncated stream.
-                Err(_) => {
-                    self.out.clear();
-                    return &self.out;
-                }
+                Err(_) => return None,
             }
         }
     }
@@ -228,11 +219,12 @@ fn served_body(value: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<String>
     }
 }
 
-/// One `ad_served` line back: id, partner, campaign, content, placement, session, served_ms.
-fn parse_served_line(line: &str) -> Option<AdImpressionRow> {
-    let mut f = line.split('\t');
+/// The fields of an `ad_served` line (as [`AdWrite::served`] writes it): id, partner,
+/// campaign, content, placement, session, served_ms.
+fn served_fields(line: &str) -> Option<[&str; 7]> {
+    let mut f = line.trim_end_matches('\n').split('\t');
     let mut next = || f.next();
-    let (id, partner, campaign, content, placement, session, served) = (
+    Some([
         next()?,
         next()?,
         next()?,
@@ -240,7 +232,12 @@ fn parse_served_line(line: &str) -> Option<AdImpressionRow> {
         next()?,
         next()?,
         next()?,
-    );
+    ])
+}
+
+/// One `ad_served` line back as a row.
+fn parse_served_line(line: &str) -> Option<AdImpressionRow> {
+    let [id, partner, campaign, content, placement, session, served] = served_fields(line)?;
     Some(AdImpressionRow {
         id: id.to_string(),
         partner: partner.parse().ok()?,
@@ -263,13 +260,8 @@ fn write_one<'a>(
     match w {
         AdWrite::Served(served) => {
             log.push(served);
-            // id, partner, then the fields the report sums by.
-            let mut f = served.line.split('\t').skip(2);
-            let (campaign, content, placement) = (
-                f.next().unwrap_or_default(),
-                f.next().unwrap_or_default(),
-                f.next().unwrap_or_default(),
-            );
+            let [_, _, campaign, content, placement, ..] =
+                served_fields(&served.line).unwrap_or_default();
             let key = (
                 campaign,
                 served.served_ms.div_euclid(DAY_MS),
@@ -325,9 +317,13 @@ fn write_sums(
     sums: Sums<'_>,
 ) -> rusqlite::Result<()> {
     if !log.body.is_empty() {
-        let body = deflater.deflate(log.body.as_bytes());
-        tx.prepare_cached("INSERT INTO ad_served(first_ms, last_ms, body) VALUES (?1, ?2, ?3)")?
-            .execute(params![log.first_ms, log.last_ms, body])?;
+        let mut insert = tx
+            .prepare_cached("INSERT INTO ad_served(first_ms, last_ms, body) VALUES (?1, ?2, ?3)")?;
+        // Should deflating fail, the lines go as text, which is read as well.
+        match deflater.deflate(log.body.as_bytes()) {
+            Some(packed) => insert.execute(params![log.first_ms, log.last_ms, packed])?,
+            None => insert.execute(params![log.first_ms, log.last_ms, log.body])?,
+        };
     }
     let mut stmt = tx.prepare_cached(
         "INSERT INTO ad_report(campaign, day, placement, content, served, viewed, clicked, spend)
@@ -733,7 +729,7 @@ mod tests {
             .collect();
         let lines = "0123456789abcdef\t1\tcampaign\tc-1\tplacement\tvisitor\t1000\n".repeat(3_000);
         for input in [noise.as_str(), lines.as_str(), "", noise.as_str()] {
-            let packed = d.deflate(input.as_bytes()).to_vec();
+            let packed = d.deflate(input.as_bytes()).unwrap().to_vec();
             if input.is_empty() {
                 continue;
             }
