@@ -367,25 +367,4 @@ impl SessionIndex {
             }
         }
     }
-
-    /// Per item, the kNN scores of a session made of that item alone, best
-    /// first, the item itself left out: precomputed so that product-to-product
-    /// requests only read lists.
-    pub fn item_neighbours(&self, now_ms: i64, top: usize) -> Vec<Vec<(u32, f32)>> {
-        with_scratch(|s| {
-            (0..self.n_items() as u32)
-                .map(|it| {
-                    if self.postings[it as usize].is_empty() {
-                        return Vec::new();
-                    }
-                    self.score(&[it], now_ms, s);
-                    let mut v: Vec<(u32, f32)> = s.scores.entries().filter(|x| x.0 != it).collect();
-                    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                    v.truncate(top);
-                    v.shrink_to_fit();
-                    v
-                })
-                .collect()
-        })
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::algorithms::SingleRankings;
+use crate::algorithms::{one_product_visits, SingleRankings};
 use crate::config::Config;
 use crate::cooc::{build_relations, Prepared, Relations};
 use crate::history::{SessionLog, What};
@@ -94,8 +94,6 @@ impl Models {
             config.neighbours_per_item,
         );
         let knn = SessionIndex::build(&prepared, n, &config.knn);
-        let mut rel = rel;
-        rel.similar = knn.item_neighbours(now_ms, config.neighbours_per_item);
         let search =
             SearchIndex::build(sessions.iter().copied(), |i| dense.get(&i).copied(), config);
         let mut models = Models {
@@ -109,7 +107,8 @@ impl Models {
             search,
             single: SingleRankings::default(),
         };
-        models.single = SingleRankings::build(&models);
+        (models.rel.similar, models.single) =
+            one_product_visits(&models, config.neighbours_per_item);
         models
     }
 

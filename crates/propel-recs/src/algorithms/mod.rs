@@ -14,7 +14,7 @@ use crate::models::Models;
 use crate::profile::Profile;
 use crate::types::{CategoryId, ItemId};
 
-pub(crate) use personal::SingleRankings;
+pub(crate) use personal::{one_product_visits, SingleRankings};
 pub use personal::{
     personal_composite, personal_ordered, personal_viewed, popular_in_interested_categories,
 };

@@ -28,8 +28,13 @@ const SCAN: usize = 20_000;
 /// scores is used, and that common factor leaves it as it is while saving a
 /// pass over the kNN scores.
 pub(crate) fn session_scores(m: &Models, session: &[u32], now_ms: i64, s: &mut Scratch) {
-    let cfg = &m.config;
     m.knn.score(session, now_ms, s);
+    add_rules(m, session, s);
+}
+
+/// The sequential-rules half of [`session_scores`], added to the kNN scores in `s.scores`.
+fn add_rules(m: &Models, session: &[u32], s: &mut Scratch) {
+    let cfg = &m.config;
     if cfg.rules_weight > 0.0 {
         s.other.reset(m.item_count());
         // The last product counts most; earlier ones decay by position.
@@ -138,35 +143,50 @@ pub(crate) struct SingleRankings {
     complete: Vec<bool>,
 }
 
-impl SingleRankings {
-    pub fn build(m: &Models) -> SingleRankings {
-        let mut out = SingleRankings::default();
-        let now = m.built_at_ms();
-        if now < m.newest_visit_ms() {
-            return out;
-        }
-        out.starts.push(0);
-        with_scratch(|s| {
-            let mut keys = std::mem::take(&mut s.keys);
-            for d in 0..m.item_count() as u32 {
-                session_scores(m, &[d], now, s);
-                keys.clear();
-                keys.extend(s.scores.entries().map(rank_key));
-                let complete = keys.len() <= SINGLE_TOP;
-                if !complete {
-                    keys.select_nth_unstable_by(SINGLE_TOP - 1, |a, b| b.cmp(a));
-                    keys.truncate(SINGLE_TOP);
-                }
-                keys.sort_unstable_by(|a, b| b.cmp(a));
-                out.ranked.extend(keys.iter().map(|&k| key_dense(k)));
-                out.starts.push(out.ranked.len() as u32);
-                out.complete.push(complete);
-            }
-            s.keys = keys;
-        });
-        out
+/// What a visit of one product gives, for every product, from one kNN pass each: its
+/// kNN neighbours, best first and itself left out (the `similar` relation, so that
+/// product-to-product requests only read lists), and `personalComposite`'s kept ranking.
+/// `m.rel.similar` is not read.
+pub(crate) fn one_product_visits(m: &Models, top: usize) -> (Vec<Vec<(u32, f32)>>, SingleRankings) {
+    let now = m.built_at_ms();
+    // Kept rankings only when answers do not depend on the request time.
+    let keep = now >= m.newest_visit_ms();
+    let mut similar = Vec::with_capacity(m.item_count());
+    let mut kept = SingleRankings::default();
+    if keep {
+        kept.starts.push(0);
     }
+    with_scratch(|s| {
+        let mut keys = std::mem::take(&mut s.keys);
+        for d in 0..m.item_count() as u32 {
+            m.knn.score(&[d], now, s);
+            let mut v: Vec<(u32, f32)> = s.scores.entries().filter(|x| x.0 != d).collect();
+            v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(top);
+            v.shrink_to_fit();
+            similar.push(v);
+            if !keep {
+                continue;
+            }
+            add_rules(m, &[d], s);
+            keys.clear();
+            keys.extend(s.scores.entries().map(rank_key));
+            let complete = keys.len() <= SINGLE_TOP;
+            if !complete {
+                keys.select_nth_unstable_by(SINGLE_TOP - 1, |a, b| b.cmp(a));
+                keys.truncate(SINGLE_TOP);
+            }
+            keys.sort_unstable_by(|a, b| b.cmp(a));
+            kept.ranked.extend(keys.iter().map(|&k| key_dense(k)));
+            kept.starts.push(kept.ranked.len() as u32);
+            kept.complete.push(complete);
+        }
+        s.keys = keys;
+    });
+    (similar, kept)
+}
 
+impl SingleRankings {
     /// The product's ranking and whether it is complete.
     fn get(&self, d: u32) -> Option<(&[u32], bool)> {
         let i = d as usize;
