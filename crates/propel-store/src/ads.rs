@@ -162,7 +162,7 @@ impl ServedLog {
 /// Deflates a commit's lines (a BLOB; rows written before were TEXT, still read). The log
 /// is most of the bytes serving writes, and writing them (WAL, checkpoint, the kernel's
 /// writeback) took serving-core time in bursts that set the sponsored p99; deflated, lines
-/// like the bench's take a fifth of the bytes for about 0.3 µs of CPU each. The
+/// like the bench's take a fifth of the bytes for about 0.3 µs of CPU each (ad hoc). The
 /// compressor and its output are reused: fresh ones per commit cost page faults on the
 /// serving core.
 struct Deflater {
