@@ -1,8 +1,9 @@
 //! The 15 tracking methods (spec/tracking.md): their names, fields and validation.
 
+use crate::body::{EventBody, FieldSlots};
 use crate::error::ApiError;
 use crate::fields::{self, opt, req, FieldSpec, FieldType};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -203,7 +204,24 @@ impl EventKind {
                 format!("a {} body must be a JSON object", self.name()),
             )
         })?;
-        let (mut normalized, ts_ms) = fields::validate(self.fields(), object, now_ms)?;
+        self.validated(|name| object.get(name), now_ms)
+    }
+
+    /// Validates a body straight from the request's bytes, with the result
+    /// [`validate`](Self::validate) gives, without building the whole JSON value.
+    /// `None` when the bytes are not one JSON object: the caller parses them the
+    /// general way, which names what is wrong.
+    pub fn parse(self, bytes: &[u8], now_ms: i64) -> Option<Result<ValidatedEvent, ApiError>> {
+        let slots = FieldSlots::read(self.fields(), bytes)?;
+        Some(self.validated(|name| slots.get(name), now_ms))
+    }
+
+    fn validated<'v>(
+        self,
+        get: impl Fn(&str) -> Option<&'v Value>,
+        now_ms: i64,
+    ) -> Result<ValidatedEvent, ApiError> {
+        let (mut normalized, ts_ms) = fields::validate(self.fields(), get, now_ms)?;
         if let Some(Value::String(email)) = normalized.get_mut("email") {
             *email = fields::normalize_email(email);
         }
@@ -231,7 +249,7 @@ pub struct ValidatedEvent {
     pub kind: EventKind,
     pub session: String,
     pub ts_ms: i64,
-    pub body: Map<String, Value>,
+    pub body: EventBody,
 }
 
 /// Short name kept for the rest of the code base.
@@ -311,7 +329,113 @@ fn envelope_parts(envelope: &Value) -> Result<(EventKind, &Value), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// Keys of `kind`'s fields, plus some it does not know.
+    fn any_key(kind: EventKind) -> impl Strategy<Value = String> {
+        let mut names: Vec<&'static str> = kind.fields().iter().map(|f| f.name).collect();
+        names.extend(["extra", "", "productid", "customData"]);
+        prop::sample::select(names).prop_map(str::to_string)
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-zA-Z0-9 @.+/-]{0,12}".prop_map(Value::from),
+            Just(json!("2024-02-29T10:00:00.5+03:00")),
+            Just(json!(" Ann@Example.COM ")),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z]{1,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A value that obeys `ty` (or nearly: texts may be blank).
+    fn valid_value(ty: FieldType) -> BoxedStrategy<Value> {
+        match ty {
+            FieldType::SessionId => "[A-Za-z0-9-]{1,8}".prop_map(Value::from).boxed(),
+            FieldType::Timestamp => prop::sample::select(vec![
+                "2024-02-29T10:00:00.5+03:00",
+                "2023-01-01T00:00:00Z",
+                "2023-06-01 12:30",
+            ])
+            .prop_map(Value::from)
+            .boxed(),
+            FieldType::Int64 => any::<i64>().prop_map(Value::from).boxed(),
+            FieldType::Int64List => prop::collection::vec(any::<i64>(), 1..4)
+                .prop_map(Value::from)
+                .boxed(),
+            FieldType::Text { .. } => "[a-z ]{1,10}".prop_map(Value::from).boxed(),
+            FieldType::AlnumId { .. } => "[A-Za-z0-9]{1,8}".prop_map(Value::from).boxed(),
+            FieldType::Price | FieldType::Quantity => (0.01f64..1e4).prop_map(Value::from).boxed(),
+            FieldType::Email => prop::sample::select(vec!["a@b.co", " Ann@Example.COM "])
+                .prop_map(Value::from)
+                .boxed(),
+            FieldType::Phone => "\\+[1-9][0-9]{3,10}".prop_map(Value::from).boxed(),
+            FieldType::Object => Just(json!({"b": 1, "a": [true, null]})).boxed(),
+            FieldType::CategoryPath => "[a-z]{1,3}(/[a-z]{1,3}){0,2}".prop_map(Value::from).boxed(),
+        }
+    }
+
+    /// A body of `kind` as a client might write it: its fields mostly valid, with other
+    /// keys, repeated keys (the last one counts) and wrong values mixed in, in any order.
+    fn any_body(kind: EventKind) -> impl Strategy<Value = Vec<u8>> {
+        let fields: Vec<_> = kind
+            .fields()
+            .iter()
+            .map(|f| {
+                prop::option::weighted(
+                    if f.required { 0.95 } else { 0.5 },
+                    valid_value(f.ty).prop_map(move |v| (f.name.to_string(), v)),
+                )
+            })
+            .collect();
+        let noise = prop::collection::vec((any_key(kind), any_value()), 0..4);
+        let object = (fields, noise, any::<u64>()).prop_map(|(fields, noise, seed)| {
+            let mut pairs: Vec<(String, Value)> = fields.into_iter().flatten().collect();
+            // Noise goes before or after the fields, so repeated keys win or lose.
+            for (i, pair) in noise.into_iter().enumerate() {
+                let at = (seed >> (i * 8)) as usize % (pairs.len() + 1);
+                pairs.insert(at, pair);
+            }
+            let text: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}: {v}", Value::from(k.as_str())))
+                .collect();
+            format!("{{{}}}", text.join(", ")).into_bytes()
+        });
+        prop_oneof![
+            6 => object,
+            1 => any_value().prop_map(|v| v.to_string().into_bytes()),
+            1 => prop::collection::vec(any::<u8>(), 0..24),
+        ]
+    }
+
+    proptest! {
+        /// Reading a body straight from its bytes gives what parsing it and then
+        /// validating it gives, error included; bytes that are not one JSON object
+        /// are left to the general parse.
+        #[test]
+        fn parsing_from_bytes_agrees_with_validating_a_value(
+            (kind, body) in prop::sample::select(EventKind::ALL.to_vec())
+                .prop_flat_map(|kind| (Just(kind), any_body(kind))),
+        ) {
+            let now = 1_700_000_000_000;
+            let general = serde_json::from_slice::<Value>(&body);
+            match kind.parse(&body, now) {
+                Some(fast) => prop_assert_eq!(fast, kind.validate(&general.unwrap(), now)),
+                None => prop_assert!(!matches!(general, Ok(Value::Object(_)))),
+            }
+        }
+    }
 
     #[test]
     fn names_round_trip_and_codes_are_stable() {

@@ -1,10 +1,11 @@
 //! Field rules as data: one table drives both the validation of request bodies and
 //! their description in the OpenAPI document, so the two cannot drift apart.
 
+use crate::body::EventBody;
 use crate::error::ApiError;
 use crate::ids::{is_session_id, SessionId};
 use crate::timestamp::{format_rfc3339_ms, parse_iso8601_ms};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How far in the future a client timestamp may lie.
 pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
@@ -104,18 +105,18 @@ pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
     }
 }
 
-/// Checks `body` against `specs` and returns the normalized body: only the known
-/// fields, `null` treated as absent, strings trimmed, the timestamp in UTC RFC 3339
-/// (the server's `now_ms` when absent). Returns the event time too.
-pub fn validate(
+/// Checks a body, whose fields `get` gives, against `specs` and returns the normalized
+/// body: only the known fields, `null` treated as absent, strings trimmed, the timestamp
+/// in UTC RFC 3339 (the server's `now_ms` when absent). Returns the event time too.
+pub fn validate<'v>(
     specs: &[FieldSpec],
-    body: &Map<String, Value>,
+    get: impl Fn(&str) -> Option<&'v Value>,
     now_ms: i64,
-) -> Result<(Map<String, Value>, i64), ApiError> {
-    let mut out = Map::new();
+) -> Result<(EventBody, i64), ApiError> {
+    let mut out = EventBody::default();
     let mut ts_ms = now_ms;
     for spec in specs {
-        let value = match body.get(spec.name) {
+        let value = match get(spec.name) {
             None | Some(Value::Null) if spec.required => {
                 return Err(ApiError::invalid(
                     spec.name,
@@ -140,10 +141,10 @@ pub fn validate(
             }
             ty => check_value(ty, value).ok_or_else(bad)?,
         };
-        out.insert(spec.name.to_string(), normalized);
+        out.insert(spec.name, normalized);
     }
     if !out.contains_key("timestamp") && specs.iter().any(|s| s.ty == FieldType::Timestamp) {
-        out.insert("timestamp".into(), Value::String(format_rfc3339_ms(now_ms)));
+        out.insert("timestamp", Value::String(format_rfc3339_ms(now_ms)));
     }
     Ok((out, ts_ms))
 }
@@ -277,25 +278,25 @@ mod tests {
             opt("stockId", FieldType::Text { max: 100 }),
         ];
         let body = json!({"sessionExternalId": "s1", "productId": 5, "stockId": null, "extra": 1});
-        let (out, ts) = validate(&specs, body.as_object().unwrap(), 1_000).unwrap();
+        let (out, ts) = validate(&specs, |n| body.get(n), 1_000).unwrap();
         assert_eq!(ts, 1_000);
         assert_eq!(
-            Value::Object(out),
+            Value::Object(out.to_map()),
             json!({"sessionExternalId": "s1", "productId": 5, "timestamp": "1970-01-01T00:00:01Z"})
         );
 
         let body = json!({"sessionExternalId": "s1", "productId": 5.5});
-        let err = validate(&specs, body.as_object().unwrap(), 0).unwrap_err();
+        let err = validate(&specs, |n| body.get(n), 0).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("productId"));
 
         let body = json!({"sessionExternalId": "s1"});
-        let err = validate(&specs, body.as_object().unwrap(), 0).unwrap_err();
+        let err = validate(&specs, |n| body.get(n), 0).unwrap_err();
         assert!(err.message.contains("required"));
 
         let body =
             json!({"sessionExternalId": "s1", "productId": 1, "timestamp": "2000-01-03T00:00:01Z"});
         let now = parse_iso8601_ms("2000-01-02T00:00:00Z").unwrap();
-        let err = validate(&specs, body.as_object().unwrap(), now).unwrap_err();
+        let err = validate(&specs, |n| body.get(n), now).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("timestamp"));
     }
 

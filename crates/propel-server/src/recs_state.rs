@@ -10,9 +10,9 @@ use crate::recs_rules::RecommendationRules;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use propel_catalog::ProductBase;
-use propel_model::EventKind;
+use propel_model::{BodyFields, EventKind};
 use propel_recs::{Engine, Interaction, Kind, Models, Profile, SearchEvent, VisitorId};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -320,12 +320,12 @@ impl PartnerRecs {
         }
     }
 
-    fn apply(&self, kind: EventKind, session: &str, ts_ms: i64, body: &Map<String, Value>) {
+    fn apply(&self, kind: EventKind, session: &str, ts_ms: i64, body: &impl BodyFields) {
         let Ok(mut live) = self.live.lock() else {
             return;
         };
         let visitor = live.visitors.id(session);
-        let product = body.get("productId").and_then(Value::as_i64);
+        let product = body.field("productId").and_then(Value::as_i64);
         let interaction = |kind: Kind, item: i64| Interaction {
             visitor,
             item,
@@ -340,7 +340,7 @@ impl PartnerRecs {
             (EventKind::RecomAddToBasket, Some(p)) => Some(interaction(Kind::RecomAddToBasket, p)),
             (EventKind::GroupView, _) => {
                 // A group card stands for its first listed variant.
-                body.get("productIds")
+                body.field("productIds")
                     .and_then(Value::as_array)
                     .and_then(|a| a.first())
                     .and_then(Value::as_i64)
@@ -355,7 +355,7 @@ impl PartnerRecs {
         }
         match kind {
             EventKind::Search => {
-                if let Some(phrase) = body.get("searchPhrase").and_then(Value::as_str) {
+                if let Some(phrase) = body.field("searchPhrase").and_then(Value::as_str) {
                     live.engine.apply_search(&SearchEvent {
                         visitor,
                         phrase: phrase.to_string(),
@@ -366,7 +366,7 @@ impl PartnerRecs {
                 }
             }
             EventKind::SetContact => {
-                if let Some(contact) = body.get("contactExternalId").and_then(Value::as_str) {
+                if let Some(contact) = body.field("contactExternalId").and_then(Value::as_str) {
                     live.visitors.link(visitor, contact);
                 }
             }
@@ -431,7 +431,7 @@ impl RecsRegistry {
         kind: EventKind,
         session: &str,
         ts_ms: i64,
-        body: &Map<String, Value>,
+        body: &impl BodyFields,
     ) {
         self.partner(partner).apply(kind, session, ts_ms, body);
     }
@@ -477,7 +477,7 @@ impl RecsRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
     use std::cell::Cell;
 
     fn body(v: Value) -> Map<String, Value> {

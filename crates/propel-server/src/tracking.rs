@@ -1,7 +1,7 @@
 //! The tracking API: `POST /1.0/<method>` and the ordered batch `POST /1.0/visitorEvents`.
 
 use crate::auth::authorize;
-use crate::body::read_json;
+use crate::body::{parse_json, read_bytes, read_json, require_json};
 use crate::error::{json_response, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
@@ -40,8 +40,16 @@ async fn single(
     let kind = EventKind::from_name(&method)
         .ok_or_else(|| ApiError::not_found(format!("unknown tracking method '{method}'")))?;
     let now = now_ms();
-    let (partner, json) = accept(&state, request, state.config.body_limit_bytes, now).await?;
-    let event = kind.validate(&json, now)?;
+    let (parts, body) = request.into_parts();
+    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
+    require_json(&parts.headers)?;
+    let bytes = read_bytes(body, state.config.body_limit_bytes).await?;
+    // Straight from the bytes when they are one JSON object; otherwise the general
+    // parse names what is wrong with them.
+    let event = match kind.parse(&bytes, now) {
+        Some(event) => event?,
+        None => kind.validate(&parse_json(&bytes)?, now)?,
+    };
     check_subscribed(&state, partner.rowid, &event)?;
     store(&state, partner.rowid, vec![event]).await
 }
