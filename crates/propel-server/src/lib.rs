@@ -13,6 +13,7 @@ pub mod catalog_state;
 pub mod config;
 mod email_api;
 pub mod error;
+mod front;
 pub mod keys;
 pub mod mailer;
 pub mod metrics;

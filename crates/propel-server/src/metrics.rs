@@ -61,7 +61,7 @@ impl Histogram {
     }
 }
 
-type RouteKey = (&'static str, &'static str);
+pub type RouteKey = (&'static str, &'static str);
 
 const OTHER_ROUTES: [RouteKey; 13] = [
     ("tracking", "visitorEvents"),
@@ -298,6 +298,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let started = Instant::now();
     let route = route_labels(request.uri().path());
     let response = next.run(request).await;
+    observed(&state, route, started, &response);
+    response
+}
+
+/// Counts and logs one answer (for [`record`] and the requests that bypass the router).
+pub fn observed(state: &AppState, route: RouteKey, started: Instant, response: &Response) {
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.metrics.observe_request(route, status, elapsed);
@@ -308,7 +314,6 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         seconds = elapsed,
         "request"
     );
-    response
 }
 
 #[cfg(test)]

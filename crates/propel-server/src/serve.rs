@@ -91,7 +91,7 @@ fn http_builder() -> Builder<TokioExecutor> {
 /// and the TLS acceptor.
 #[derive(Clone)]
 struct Acceptor {
-    app: axum::Router,
+    app: crate::front::Front,
     builder: Arc<Builder<TokioExecutor>>,
     tls: Option<TlsAcceptor>,
 }
@@ -186,7 +186,7 @@ pub async fn run(running: Running, shutdown: impl Future<Output = ()>) {
         tls,
     } = running;
     let acceptor = Acceptor {
-        app: crate::router(state.clone()),
+        app: crate::front::Front::new(state.clone()),
         builder: Arc::new(http_builder()),
         tls,
     };

@@ -30,8 +30,36 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-// The handlers take the whole request: the `HeaderMap` and `RawQuery` extractors copy
-// the headers and the query string, measurable on the hottest path.
+/// A tracking request the front service hands straight to its handler.
+#[derive(Debug, Clone, Copy)]
+pub enum DirectMethod {
+    Single(EventKind),
+    Batch,
+}
+
+/// `POST /1.0/<a method's exact name>`, which [`crate::front`] serves without the
+/// router; any other path, even one the router maps to a method, goes through the router.
+pub fn direct_method(method: &axum::http::Method, path: &str) -> Option<DirectMethod> {
+    if method != axum::http::Method::POST {
+        return None;
+    }
+    match path.strip_prefix("/1.0/")? {
+        "visitorEvents" => Some(DirectMethod::Batch),
+        name => EventKind::from_name(name).map(DirectMethod::Single),
+    }
+}
+
+pub async fn direct(
+    state: AppState,
+    method: DirectMethod,
+    request: Request,
+) -> HttpResult<Response> {
+    match method {
+        DirectMethod::Single(kind) => single_event(state, kind, request).await,
+        DirectMethod::Batch => batch(State(state), request).await,
+    }
+}
+
 async fn single(
     State(state): State<AppState>,
     Path(method): Path<String>,
@@ -39,6 +67,12 @@ async fn single(
 ) -> HttpResult<Response> {
     let kind = EventKind::from_name(&method)
         .ok_or_else(|| ApiError::not_found(format!("unknown tracking method '{method}'")))?;
+    single_event(state, kind, request).await
+}
+
+// The handlers take the whole request: the `HeaderMap` and `RawQuery` extractors copy
+// the headers and the query string, measurable on the hottest path.
+async fn single_event(state: AppState, kind: EventKind, request: Request) -> HttpResult<Response> {
     let now = now_ms();
     let (parts, body) = request.into_parts();
     let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;

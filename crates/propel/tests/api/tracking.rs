@@ -417,3 +417,34 @@ async fn an_order_line_sent_twice_is_counted_once() {
     // The repeated line replaced the earlier one.
     assert_eq!(events[0]["event"]["price"], 12.5);
 }
+
+/// Tracking paths the front service does not hand straight to a handler (another
+/// HTTP method, an escaped or unknown name) still get the router's answers.
+#[tokio::test]
+async fn tracking_paths_off_the_direct_way_answer_as_routed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = h2c();
+    let p = create_partner(&client, &server).await;
+    let query = format!("apiKey={}&partnerId={}", p.key, p.id);
+    let body = json!({"sessionExternalId": "esc", "productId": 3});
+    let resp = client
+        .get(server.url(&format!("/1.0/view?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let resp = client
+        .post(server.url(&format!("/1.0/vi%65w?{query}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, err) = track(&client, &server, &p, "View", &body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(err["message"].as_str().unwrap().contains("'View'"), "{err}");
+    let events = export(&client, &server, &p, Some("esc")).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["kind"], "view");
+}

@@ -1,0 +1,61 @@
+//! The service each connection calls. Tracking's `POST /1.0/...` requests, the most
+//! frequent by far, go straight to their handler; everything else goes through the
+//! router. The router wraps every route in the metrics middleware and boxes the
+//! request's service and future several times over, which cost a tracked event about
+//! a fifteenth of its time (a perf profile of `bench/tracking.sh`'s load).
+
+use crate::state::AppState;
+use crate::tracking;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures_util::future::{BoxFuture, Either};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tower::Service;
+
+#[derive(Clone)]
+pub struct Front {
+    state: AppState,
+    router: Router,
+}
+
+impl Front {
+    pub fn new(state: AppState) -> Front {
+        Front {
+            router: crate::router(state.clone()),
+            state,
+        }
+    }
+}
+
+impl Service<hyper::Request<Incoming>> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<
+        <Router as Service<hyper::Request<Incoming>>>::Future,
+        BoxFuture<'static, Result<Response, Infallible>>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: hyper::Request<Incoming>) -> Self::Future {
+        let Some(method) = tracking::direct_method(request.method(), request.uri().path()) else {
+            return Either::Left(self.router.call(request));
+        };
+        let state = self.state.clone();
+        Either::Right(Box::pin(async move {
+            let started = Instant::now();
+            let route = crate::metrics::route_labels(request.uri().path());
+            let response = tracking::direct(state.clone(), method, request.map(Body::new))
+                .await
+                .into_response();
+            crate::metrics::observed(&state, route, started, &response);
+            Ok(response)
+        }))
+    }
+}
