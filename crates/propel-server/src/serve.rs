@@ -238,6 +238,7 @@ fn spawn_serving_thread(
     use std::os::fd::AsFd;
     let socket = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .on_thread_park(propel_store::serving_idle)
         .enable_all()
         .build()?;
     std::thread::Builder::new()

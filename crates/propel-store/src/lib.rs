@@ -23,7 +23,7 @@ mod writer;
 pub use export::ExportedEvent;
 pub use partners::{KeyHash, Limits, PartnerRecord};
 pub use products::{CatalogImport, CatalogRows, CatalogStamp, CategoryRow, FeedSource, Stager};
-pub use writer::{CommitObserver, EventWriter, WriteError};
+pub use writer::{serving_idle, CommitObserver, EventWriter, WriteError};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -91,7 +91,14 @@ impl EventWriter {
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
             .spawn(move || {
+                if let Ok(mut threads) = WRITER_THREADS.write() {
+                    threads.push(std::thread::current());
+                }
                 run(conn, rx, window, &committed);
+                if let Ok(mut threads) = WRITER_THREADS.write() {
+                    let me = std::thread::current().id();
+                    threads.retain(|t| t.id() != me);
+                }
                 // The syncer ends once every committed group has been synced and answered.
                 drop(committed);
                 let _ = syncer.join();
@@ -133,6 +140,22 @@ impl EventWriter {
     }
 }
 
+/// The threads of the event writers running in this process, for [`serving_idle`].
+static WRITER_THREADS: std::sync::RwLock<Vec<std::thread::Thread>> =
+    std::sync::RwLock::new(Vec::new());
+
+/// Tells the event writers that a serving thread has run out of work (called by the
+/// serving runtimes just before they park). A writer waiting out its gather window
+/// then commits at once: under load every request still in flight is waiting for
+/// that commit or the sync before it, so waiting longer would leave the core idle.
+pub fn serving_idle() {
+    if let Ok(threads) = WRITER_THREADS.read() {
+        for t in threads.iter() {
+            t.unpark();
+        }
+    }
+}
+
 /// A commit that ends this soon after the previous one means the writer is busy.
 const BUSY_GAP: Duration = Duration::from_millis(3);
 
@@ -158,7 +181,8 @@ fn run(
             && count < MAX_EVENTS_PER_COMMIT
             && last_commit.elapsed() < BUSY_GAP
         {
-            std::thread::sleep(window);
+            // Woken early by `serving_idle` (or spuriously): commit what there is.
+            std::thread::park_timeout(window);
             stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
         if !jobs.is_empty() {
@@ -408,6 +432,47 @@ mod tests {
             .write(partner.rowid, Arc::new(vec![e]))
             .await
             .unwrap();
+        writer.stop().await;
+    }
+
+    /// A busy writer waits its gather window for more jobs, unless told the serving
+    /// threads are idle: back-to-back writes with a 30 s window take far less than
+    /// one window while something reports idleness.
+    #[tokio::test]
+    async fn an_idle_server_cuts_the_gather_window_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = PartnerId::from_bytes([8; 12]);
+        let partner = store
+            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
+            .unwrap();
+        let window = Duration::from_secs(30);
+        let writer = store.start_writer(None, window).unwrap();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let idle = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    super::serving_idle();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        // Each write follows the previous commit closely, so the writer counts as busy.
+        for i in 0..5 {
+            let e = event(
+                EventKind::View,
+                json!({"sessionExternalId": "w", "productId": i}),
+            );
+            writer
+                .write(partner.rowid, Arc::new(vec![e]))
+                .await
+                .unwrap();
+        }
+        assert!(started.elapsed() < window / 2, "{:?}", started.elapsed());
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        idle.join().unwrap();
         writer.stop().await;
     }
 
