@@ -27,6 +27,10 @@ impl BodyFields for Map<String, Value> {
 pub struct EventBody(Vec<(&'static str, Value)>);
 
 impl EventBody {
+    pub fn with_capacity(fields: usize) -> EventBody {
+        EventBody(Vec::with_capacity(fields))
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.position(name).ok().map(|i| &self.0[i].1)
     }

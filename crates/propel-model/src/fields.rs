@@ -113,7 +113,7 @@ pub fn validate<'v>(
     get: impl Fn(&str) -> Option<&'v Value>,
     now_ms: i64,
 ) -> Result<(EventBody, i64), ApiError> {
-    let mut out = EventBody::default();
+    let mut out = EventBody::with_capacity(specs.len());
     let mut ts_ms = now_ms;
     for spec in specs {
         let value = match get(spec.name) {

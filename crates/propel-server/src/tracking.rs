@@ -149,5 +149,9 @@ async fn store(
         .count(partner, &events, crate::tracking::now_ms())
         .await;
     crate::mailer::after_commit(state, partner, &events).await;
-    Ok(json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")))
+    let body = match n {
+        1 => String::from(r#"{"stored":1}"#),
+        n => format!("{{\"stored\":{n}}}"),
+    };
+    Ok(json_response(StatusCode::OK, body))
 }
