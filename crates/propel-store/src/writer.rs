@@ -160,7 +160,8 @@ pub fn serving_idle() {
 const BUSY_GAP: Duration = Duration::from_millis(3);
 
 /// Under load (see [`BUSY_GAP`]), the writer waits up to `window` for more jobs before
-/// committing, so that one fsync covers many requests. Idle, it commits at once.
+/// committing, so that one fsync covers many requests, but no longer than the serving
+/// threads have requests to work on ([`serving_idle`]). Idle, it commits at once.
 fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Message>,
