@@ -403,16 +403,22 @@ mod tests {
         kind.validate(&body, 1_700_000_000_000).unwrap()
     }
 
+    /// A fresh store in a temp dir (kept alive by the returned guard) with one partner.
+    fn store_with_partner(seed: u8) -> (tempfile::TempDir, Arc<Store>, crate::PartnerRecord) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = PartnerId::from_bytes([seed; 12]);
+        let partner = store
+            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
+            .unwrap();
+        (dir, store, partner)
+    }
+
     /// The answer depends on the WAL sync: when the WAL cannot be synced, the writer
     /// says so instead of acknowledging a commit that may not survive a power loss.
     #[tokio::test]
     async fn no_success_without_a_synced_wal() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id = PartnerId::from_bytes([9; 12]);
-        let partner = store
-            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
-            .unwrap();
+        let (dir, store, partner) = store_with_partner(9);
         let conn = crate::connect(store.path()).unwrap();
         let missing = dir.path().join("no-such-dir").join("propel.db-wal");
         let writer = super::EventWriter::start(conn, missing, None, Duration::ZERO).unwrap();
@@ -441,12 +447,7 @@ mod tests {
     /// one window while something reports idleness.
     #[tokio::test]
     async fn an_idle_server_cuts_the_gather_window_short() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id = PartnerId::from_bytes([8; 12]);
-        let partner = store
-            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
-            .unwrap();
+        let (_dir, store, partner) = store_with_partner(8);
         let window = Duration::from_secs(30);
         let writer = store.start_writer(None, window).unwrap();
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -479,12 +480,7 @@ mod tests {
 
     #[tokio::test]
     async fn groups_commit_in_order_with_order_lines_once_and_contacts_merged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id = PartnerId::from_bytes([7; 12]);
-        let partner = store
-            .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
-            .unwrap();
+        let (_dir, store, partner) = store_with_partner(7);
         let writer = store
             .start_writer(None, Duration::from_micros(200))
             .unwrap();
@@ -559,6 +555,13 @@ mod tests {
         assert_eq!(c.custom_data, json!({"a": 1, "b": 2}));
         assert_eq!(c.email.as_deref(), Some("c@x.io"));
         assert_eq!(c.sessions, vec!["a".to_string()]);
-        assert_eq!(store.partner(&id).unwrap().unwrap().events_received, 54);
+        assert_eq!(
+            store
+                .partner(&PartnerId::from_bytes([7; 12]))
+                .unwrap()
+                .unwrap()
+                .events_received,
+            54
+        );
     }
 }
