@@ -332,11 +332,21 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// Keys of `kind`'s fields, plus some it does not know.
+    /// Keys of `kind`'s fields, plus some it does not know: the same names in another
+    /// letter case (names match exactly), and others.
     fn any_key(kind: EventKind) -> impl Strategy<Value = String> {
-        let mut names: Vec<&'static str> = kind.fields().iter().map(|f| f.name).collect();
-        names.extend(["extra", "", "productid", "customData"]);
-        prop::sample::select(names).prop_map(str::to_string)
+        let own = kind.fields().iter().map(|f| f.name.to_string());
+        let mut names: Vec<String> = own.clone().collect();
+        names.extend(
+            own.map(|n| n.to_lowercase())
+                .filter(|n| !names_has(kind, n)),
+        );
+        names.extend(["extra", "", "customData"].map(String::from));
+        prop::sample::select(names)
+    }
+
+    fn names_has(kind: EventKind, name: &str) -> bool {
+        kind.fields().iter().any(|f| f.name == name)
     }
 
     fn any_value() -> impl Strategy<Value = Value> {
