@@ -1,7 +1,7 @@
 //! The tracking API: `POST /1.0/<method>` and the ordered batch `POST /1.0/visitorEvents`.
 
 use crate::auth::authorize;
-use crate::body::{parse_json, read_bytes, read_json, require_json};
+use crate::body::{parse_json, read_bytes, require_json};
 use crate::error::{json_response, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
@@ -14,7 +14,6 @@ use axum::Router;
 use propel_model::event::validate_batch;
 use propel_model::{ApiError, EventKind, ValidatedEvent};
 use propel_store::PartnerRecord;
-use serde_json::Value;
 use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
@@ -74,10 +73,7 @@ async fn single(
 // the headers and the query string, measurable on the hottest path.
 async fn single_event(state: AppState, kind: EventKind, request: Request) -> HttpResult<Response> {
     let now = now_ms();
-    let (parts, body) = request.into_parts();
-    let partner = authorize(&state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
-    require_json(&parts.headers)?;
-    let bytes = read_bytes(body, state.config.body_limit_bytes).await?;
+    let (partner, bytes) = accept(&state, request, state.config.body_limit_bytes, now).await?;
     // Straight from the bytes when they are one JSON object; otherwise the general
     // parse names what is wrong with them.
     let event = match kind.parse(&bytes, now) {
@@ -90,8 +86,9 @@ async fn single_event(state: AppState, kind: EventKind, request: Request) -> Htt
 
 async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Response> {
     let now = now_ms();
-    let (partner, json) = accept(&state, request, state.config.batch_body_limit_bytes, now).await?;
-    let events = validate_batch(&json, now, state.config.max_batch_events)?;
+    let (partner, bytes) =
+        accept(&state, request, state.config.batch_body_limit_bytes, now).await?;
+    let events = validate_batch(&parse_json(&bytes)?, now, state.config.max_batch_events)?;
     for (index, event) in events.iter().enumerate() {
         check_subscribed(&state, partner.rowid, event)
             .map_err(|e| e.at_index(index, "welcomeSequence."))?;
@@ -99,17 +96,18 @@ async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Re
     store(&state, partner.rowid, events).await
 }
 
-/// The caller's partner (authorized, within its rate) and the request's JSON body.
+/// The caller's partner (authorized, within its rate) and the request's body, declared
+/// JSON and within `body_limit`; the caller parses it.
 async fn accept(
     state: &AppState,
     request: Request,
     body_limit: usize,
     now: i64,
-) -> HttpResult<(Arc<PartnerRecord>, Value)> {
+) -> HttpResult<(Arc<PartnerRecord>, bytes::Bytes)> {
     let (parts, body) = request.into_parts();
     let partner = authorize(state, &Query::parse(parts.uri.query()), Api::Tracking, now)?;
-    let json = read_json(&parts.headers, body, body_limit).await?;
-    Ok((partner, json))
+    require_json(&parts.headers)?;
+    Ok((partner, read_bytes(body, body_limit).await?))
 }
 
 /// `welcomeSequence` only for addresses in the partner's subscriber base.
