@@ -161,6 +161,14 @@ impl Acceptor {
     }
 }
 
+/// The runtime of a serving thread: current-thread (see [`run`]), telling the event
+/// writer whenever it runs out of work ([`propel_store::serving_idle`]).
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.on_thread_park(propel_store::serving_idle);
+    builder
+}
+
 /// How many threads serve connections: the setting, or one per core this process may
 /// run on.
 pub fn serving_threads(configured: usize) -> usize {
@@ -237,10 +245,7 @@ fn spawn_serving_thread(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     use std::os::fd::AsFd;
     let socket = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .on_thread_park(propel_store::serving_idle)
-        .enable_all()
-        .build()?;
+    let runtime = runtime_builder().enable_all().build()?;
     std::thread::Builder::new()
         .name(format!("propel-serve-{n}"))
         .spawn(move || {

@@ -147,11 +147,7 @@ fn main() -> anyhow::Result<()> {
     // The server runs one current-thread runtime per serving thread (see
     // `propel_server::run`); the other commands keep tokio's default.
     let runtime = match cli.command {
-        Command::Serve { .. } => {
-            let mut builder = tokio::runtime::Builder::new_current_thread();
-            builder.on_thread_park(propel_store::serving_idle);
-            builder
-        }
+        Command::Serve { .. } => propel_server::serve::runtime_builder(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     }
     .enable_all()
