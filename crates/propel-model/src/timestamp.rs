@@ -98,21 +98,7 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
         // Beyond four digits the padding rules of `format!` are the ones to keep.
-        return if millis == 0 {
-            format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-                rem / 3600,
-                rem % 3600 / 60,
-                rem % 60
-            )
-        } else {
-            format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-                rem / 3600,
-                rem % 3600 / 60,
-                rem % 60
-            )
-        };
+        return format_padded(ms);
     }
     let mut out = [0u8; 24];
     let mut put = |at: usize, value: i64, width: usize| {
@@ -143,6 +129,21 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
         24
     };
     out[..len].iter().map(|&b| char::from(b)).collect()
+}
+
+/// [`format_rfc3339_ms`] by `format!`: for years beyond four digits, and the reference
+/// the digit-by-digit version is tested against.
+fn format_padded(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if millis == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z")
+    }
 }
 
 fn is_leap(y: i64) -> bool {
@@ -243,17 +244,7 @@ mod tests {
 
         #[test]
         fn formats_as_format_would(ms in -62_000_000_000_000i64..400_000_000_000_000i64) {
-            let secs = ms.div_euclid(1000);
-            let millis = ms.rem_euclid(1000);
-            let rem = secs.rem_euclid(86_400);
-            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-            let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-            let expected = if millis == 0 {
-                format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-            } else {
-                format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z")
-            };
-            prop_assert_eq!(format_rfc3339_ms(ms), expected);
+            prop_assert_eq!(format_rfc3339_ms(ms), format_padded(ms));
         }
 
         #[test]
