@@ -556,11 +556,7 @@ mod tests {
         assert_eq!(c.email.as_deref(), Some("c@x.io"));
         assert_eq!(c.sessions, vec!["a".to_string()]);
         assert_eq!(
-            store
-                .partner(&PartnerId::from_bytes([7; 12]))
-                .unwrap()
-                .unwrap()
-                .events_received,
+            store.partner(&partner.id).unwrap().unwrap().events_received,
             54
         );
     }
