@@ -5,8 +5,9 @@
 # over the existing base (stage, flip, delete the old generation). The import runs on one
 # thread and is pinned to one core with taskset (BENCH_CPU, default 1), so its wall time
 # is the one-core figure. Prints wall and CPU seconds (user + system), offers/s of wall
-# and of CPU time (the machine may be shared), peak RSS of the import process, database
-# size, then how long the server takes to load the base and its resident size.
+# and of CPU time (the machine may be shared), peak RSS of the import process, size on
+# disk (main database and generation files), then how long the server takes to load the
+# base and its resident size.
 #
 #   bench/catalog.sh [OFFERS...]      (default: 100000 1000000)
 set -euo pipefail
@@ -44,7 +45,8 @@ for n in "${SIZES[@]}"; do
     secs=$(field "$TMP/out.json" seconds)
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.txt")
     cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { print t }' "$TMP/time.txt")
-    db=$(du -cm "$data"/propel.db* | tail -1 | cut -f1)
+    # The main database and the product base's generation files.
+    db=$(du -cm "$data"/propel.db* "$data"/catalog | tail -1 | cut -f1)
     awk -v n="$n" -v run="$run" -v bytes="$(stat -c %s "$feed")" -v secs="$secs" -v rss="$rss" -v db="$db" -v cpu="$cpu" \
       'BEGIN { printf "%-10s %-9s %8.1f %8.2f %8.2f %10.0f %10.0f %9.1f %7s\n", n, run, bytes / 1e6, secs, cpu, n / secs, n / cpu, rss / 1024, db }'
   done

@@ -1,10 +1,14 @@
 //! propel's embedded storage. Only this crate knows SQL.
 //!
-//! One SQLite database per data directory (WAL, `synchronous=FULL`). Events go
-//! through one writer thread that commits whatever is queued as one transaction
-//! (group commit) and answers every waiter only after `COMMIT` returned.
+//! One SQLite database per data directory (WAL, `synchronous=FULL`), plus one SQLite file
+//! per generation of each partner's product base under `catalog/` (see `products`).
+//! Events go through one writer thread that commits whatever is queued as one
+//! transaction (group commit) and answers every waiter only after `COMMIT` returned.
 
 mod ads;
+mod catalog_files;
+mod catalog_import;
+mod catalog_migrations;
 mod checkpointer;
 pub use ads::{AdImpressionRow, AdReportRow, AdTotals, AdWrite, AdWriter};
 mod contacts;
@@ -12,6 +16,7 @@ pub use contacts::ContactRecord;
 mod email;
 pub use email::{Behaviour, ContactEmail, Erased, OutboxRow, ReportRow};
 mod export;
+mod feed_sources;
 mod partners;
 mod priority;
 mod products;
@@ -20,9 +25,11 @@ mod schema;
 mod subscribers;
 mod writer;
 
+pub use catalog_import::{CatalogImport, Stager};
 pub use export::ExportedEvent;
+pub use feed_sources::FeedSource;
 pub use partners::{KeyHash, Limits, PartnerRecord};
-pub use products::{CatalogImport, CatalogRows, CatalogStamp, CategoryRow, FeedSource, Stager};
+pub use products::{CatalogRows, CatalogStamp, CategoryRow};
 pub use writer::{serving_idle, CommitObserver, EventWriter, WriteError};
 
 use rusqlite::Connection;
@@ -74,6 +81,7 @@ impl Store {
         let path = database_path(data_dir);
         let mut conn = connect(&path)?;
         schema::migrate(&mut conn)?;
+        catalog_files::init(data_dir, &mut conn)?;
         let store = Arc::new(Store {
             path,
             admin: Mutex::new(conn),
@@ -97,6 +105,11 @@ impl Store {
         &self.path
     }
 
+    /// The data directory the database is in.
+    pub(crate) fn data_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// The database's write-ahead log, which SQLite keeps beside it.
     pub(crate) fn wal_path(&self) -> PathBuf {
         let mut wal = self.path.clone().into_os_string();
@@ -110,11 +123,14 @@ impl Store {
         f(&mut conn)
     }
 
-    /// A fresh read-only connection, for long reads that must not block the operator connection.
+    /// A fresh read-only connection, for long reads that must not block the operator
+    /// connection (`file:` URIs allowed, to attach a generation file read-only).
     pub(crate) fn reader(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(conn)

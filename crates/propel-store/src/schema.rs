@@ -266,12 +266,20 @@ const MIGRATIONS: &[&str] = &[
     // step `products::split_generations` moves the current generations' rows there and
     // drops the shared `products` table.
     "",
+    // 8: each generation of a partner's products (and its categories) in a SQLite file
+    // of its own under `<data>/catalog/` (see `catalog_files`): the code step
+    // `catalog_migrations::generations_to_files` writes the current generations' files
+    // and drops the `catalog_products_*` tables and `product_categories`.
+    "",
 ];
 
 /// Migrations that also need code (table names computed from the data), run after the
 /// SQL of the migration with the same number, in its transaction.
-type CodeStep = fn(&Connection) -> rusqlite::Result<()>;
-const CODE_STEPS: &[(usize, CodeStep)] = &[(7, crate::products::split_generations)];
+type CodeStep = fn(&Connection) -> Result<()>;
+const CODE_STEPS: &[(usize, CodeStep)] = &[
+    (7, crate::catalog_migrations::split_generations),
+    (8, crate::catalog_migrations::generations_to_files),
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_to(conn, MIGRATIONS.len())
