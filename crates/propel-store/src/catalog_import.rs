@@ -12,11 +12,15 @@ use std::path::PathBuf;
 /// A full import being staged as a new generation. Dropped without [`CatalogImport::commit`],
 /// it deletes what it staged.
 ///
-/// The connection is the main database's (first-seen times) with the generation's file
-/// attached as `gen`. Rows go straight to SQLite through cached statements inside a
-/// transaction that is committed every [`BATCH`] products; nothing is buffered in memory,
-/// and repeated offer ids are found by the file's primary key, so memory does not grow
-/// with the feed.
+/// The connection is the main database's with the generation's file attached as `gen`.
+/// Rows go straight to the file through cached statements inside a transaction that is
+/// committed every [`BATCH`] products; nothing is buffered in memory, and repeated offer
+/// ids are found by the file's primary key, so memory does not grow with the feed.
+/// Staging never touches the main database (no write lock held, nothing for events to
+/// wait on); the first-seen times of new products are written at the commit, in id order
+/// from the file, in transactions of [`BATCH`] ids: a lookup per staged product in the
+/// main database cost a 1M re-import about two seconds more (its pages were read again
+/// and again while the file grew).
 pub struct CatalogImport {
     conn: Connection,
     data_dir: PathBuf,
@@ -28,13 +32,16 @@ pub struct CatalogImport {
     pending: Option<usize>,
     staged: u64,
     finished: bool,
+    /// First-seen rows of this import may be in the main database (the commit began
+    /// writing them): a discard must delete them.
+    first_seen_written: bool,
     flusher: Option<WalFlusher>,
     /// Dropped last: until then start-up cleanup leaves the file alone.
     _staging: StagingLock,
 }
 
 /// Writes the main database's WAL (first-seen times of new products) out on a thread of
-/// its own while the import goes on (one `fdatasync` after each staged batch, skipped
+/// its own while the commit writes them (one `fdatasync` after each batch, skipped
 /// while one is running). Durability does not depend on it: the checkpoints' and the
 /// flip's own syncs do that; it only means that when they come, most of the WAL is on
 /// disk already and the import does not wait for it.
@@ -111,7 +118,7 @@ impl Store {
              PRAGMA gen.locking_mode = EXCLUSIVE; PRAGMA gen.cache_size = -{IMPORT_CACHE_KIB};"
         ))?;
         create_tables(&conn, "gen")?;
-        // First-seen rows need no fsync per batch: nobody reads them before the flip.
+        // First-seen rows need no fsync per batch: nobody needs them before the flip.
         // NORMAL (not OFF): a checkpoint still syncs the WAL before it writes the
         // database file and syncs that file before the WAL is reused, so a power loss
         // mid-import cannot tear pages of the main database, and every row is durable
@@ -128,6 +135,7 @@ impl Store {
             pending: None,
             staged: 0,
             finished: false,
+            first_seen_written: false,
             _staging: staging,
         })
     }
@@ -138,13 +146,9 @@ pub struct Stager<'a> {
     conn: &'a Connection,
     insert: CachedStatement<'a>,
     replace: CachedStatement<'a>,
-    first_seen: CachedStatement<'a>,
     category: CachedStatement<'a>,
-    partner: i64,
-    started_ms: i64,
     pending: &'a mut Option<usize>,
     staged: &'a mut u64,
-    flusher: Option<&'a WalFlusher>,
 }
 
 impl Stager<'_> {
@@ -160,25 +164,23 @@ impl Stager<'_> {
     pub fn add_product(&mut self, id: i64, body: &str) -> Result<bool> {
         self.begin()?;
         let inserted = self.insert.execute(params![id, body])? > 0;
-        if inserted {
-            self.first_seen
-                .execute(params![self.partner, id, self.started_ms])?;
-        } else {
+        if !inserted {
             self.replace.execute(params![id, body])?;
         }
         *self.staged += 1;
         let pending = self.pending.get_or_insert(0);
         *pending += 1;
         if *pending >= BATCH {
-            commit_pending(self.conn, self.pending, self.flusher)?;
+            commit_pending(self.conn, self.pending)?;
         }
         Ok(inserted)
     }
 
-    /// Opens the staging transaction unless one is open.
+    /// Opens the staging transaction unless one is open (deferred: only the file is
+    /// written, so only the file is locked).
     fn begin(&mut self) -> Result<()> {
         if self.pending.is_none() {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.conn.execute_batch("BEGIN")?;
             *self.pending = Some(0);
         }
         Ok(())
@@ -186,20 +188,13 @@ impl Stager<'_> {
 }
 
 /// Commits the open staging transaction, if any (`pending` is `Some` while one is open).
-fn commit_pending(
-    conn: &Connection,
-    pending: &mut Option<usize>,
-    flusher: Option<&WalFlusher>,
-) -> Result<()> {
+fn commit_pending(conn: &Connection, pending: &mut Option<usize>) -> Result<()> {
     if pending.take().is_some() {
         if let Err(e) = conn.execute_batch("COMMIT") {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             return Err(e.into());
-        }
-        if let Some(f) = flusher {
-            f.poke();
         }
     }
     Ok(())
@@ -219,11 +214,8 @@ impl CatalogImport {
     pub fn stager(&mut self) -> Result<Stager<'_>> {
         let CatalogImport {
             conn,
-            partner,
-            started_ms,
             pending,
             staged,
-            flusher,
             ..
         } = self;
         let conn: &Connection = conn;
@@ -232,19 +224,12 @@ impl CatalogImport {
                 "INSERT INTO gen.products(id, body) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
             )?,
             replace: conn.prepare_cached("UPDATE gen.products SET body = ?2 WHERE id = ?1")?,
-            first_seen: conn.prepare_cached(
-                "INSERT OR IGNORE INTO main.product_first_seen(partner, id, first_seen_ms)
-                 VALUES (?1, ?2, ?3)",
-            )?,
             category: conn.prepare_cached(
                 "INSERT OR REPLACE INTO gen.categories(id, parent_id, name) VALUES (?1, ?2, ?3)",
             )?,
             conn,
-            partner: *partner,
-            started_ms: *started_ms,
             pending,
             staged,
-            flusher: flusher.as_ref(),
         })
     }
 
@@ -265,11 +250,50 @@ impl CatalogImport {
         Ok(())
     }
 
-    /// Writes what is left, syncs the file and its directory entry, makes the new
-    /// generation current in one short transaction, then deletes the previous
-    /// generation's file. Returns the new stamp.
+    /// Records when the staged products were first seen (those the main database does
+    /// not know yet), walking the file in id order, [`BATCH`] ids per transaction so
+    /// the main database's write lock is held briefly each time.
+    fn write_first_seen(&mut self) -> Result<()> {
+        self.first_seen_written = true;
+        let mut after = i64::MIN;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let last: Option<i64> = tx
+                .prepare_cached(&format!(
+                    "SELECT id FROM gen.products WHERE id > ?1 ORDER BY id LIMIT 1 OFFSET {}",
+                    BATCH - 1
+                ))?
+                .query_row([after], |r| r.get(0))
+                .optional()?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO main.product_first_seen(partner, id, first_seen_ms)
+                 SELECT ?1, id, ?2 FROM gen.products WHERE id > ?3 AND id <= ?4",
+            )?
+            .execute(params![
+                self.partner,
+                self.started_ms,
+                after,
+                last.unwrap_or(i64::MAX)
+            ])?;
+            tx.commit()?;
+            if let Some(f) = &self.flusher {
+                f.poke();
+            }
+            match last {
+                Some(last) => after = last,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Writes what is left and the first-seen times, syncs the file and its directory
+    /// entry, makes the new generation current in one short transaction, then deletes
+    /// the previous generation's file. Returns the new stamp.
     pub fn commit(mut self) -> Result<CatalogStamp> {
-        commit_pending(&self.conn, &mut self.pending, None)?;
+        commit_pending(&self.conn, &mut self.pending)?;
+        self.write_first_seen()?;
         self.detach()?;
         sync_with_directory(&self.file)?;
         self.conn.pragma_update(None, "synchronous", "FULL")?;
@@ -320,6 +344,9 @@ impl CatalogImport {
         // Already detached when a commit failed after the detach; the file goes anyway.
         let _ = self.detach();
         remove_generation(&self.file)?;
+        if !self.first_seen_written {
+            return Ok(());
+        }
         // Products this import saw first were never visible: forget when they were seen,
         // unless the current generation holds them (a Product API upsert meanwhile).
         // Those are read before any write: a Product API writer locks the current file

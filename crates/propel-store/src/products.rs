@@ -107,7 +107,7 @@ impl Store {
                 return Ok(None);
             };
             #[cfg(test)]
-            tests::BETWEEN_STATE_AND_ATTACH.with(|hook| hook.take().map(|mut f| f()));
+            tests::BETWEEN_STATE_AND_ATTACH.with(|hook| hook.take().map(|f| f()));
             let file = generation_file(self.data_dir(), partner, generation);
             // Opened before the transaction (ATTACH cannot run inside one); once open,
             // the file stays readable even if a flip deletes it meanwhile.
