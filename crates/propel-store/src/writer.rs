@@ -11,7 +11,10 @@
 //! (`synchronous=NORMAL`), and a second thread, the syncer, `fdatasync`s the WAL file
 //! before it answers the groups committed so far. Every answer still waits for the sync
 //! that covers its commit (as with `synchronous=FULL`), but the writer builds the next
-//! group while the disk syncs the previous one instead of waiting for it.
+//! group while the disk syncs the previous one instead of waiting for it. There are
+//! [`SYNCERS`] syncers: a group committed while one sync is running starts its own at
+//! once instead of waiting for the running one to end, which matters most when the disk
+//! is slow.
 
 use crate::contacts;
 use propel_model::{EventKind, ValidatedEvent};
@@ -37,7 +40,12 @@ pub enum WriteError {
 }
 
 /// Told the size of every committed group, for metrics.
-pub type CommitObserver = Box<dyn Fn(usize) + Send>;
+pub type CommitObserver = Box<dyn Fn(usize) + Send + Sync>;
+
+/// Syncer threads. Any of them may take the next committed groups: each answers only
+/// groups committed before its own `fdatasync` began, and that call also waits for the
+/// WAL pages another syncer is still writing out, so any order of answers is safe.
+const SYNCERS: usize = 2;
 
 type Reply = oneshot::Sender<Result<(), WriteError>>;
 /// The answers of one group, handed to a task on the async runtime in one message: the
@@ -85,9 +93,17 @@ impl EventWriter {
             answers
         });
         let (committed, to_sync) = std::sync::mpsc::channel::<Committed>();
-        let syncer = std::thread::Builder::new()
-            .name("event-syncer".into())
-            .spawn(move || sync_loop(wal, to_sync, observer, responder))?;
+        let to_sync = Arc::new(std::sync::Mutex::new(to_sync));
+        let observer = observer.map(Arc::new);
+        let syncers = (0..SYNCERS)
+            .map(|_| {
+                let (wal, to_sync) = (wal.clone(), to_sync.clone());
+                let (observer, responder) = (observer.clone(), responder.clone());
+                std::thread::Builder::new()
+                    .name("event-syncer".into())
+                    .spawn(move || sync_loop(wal, &to_sync, observer, responder))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
             .spawn(move || {
@@ -99,9 +115,11 @@ impl EventWriter {
                     let me = std::thread::current().id();
                     threads.retain(|t| t.id() != me);
                 }
-                // The syncer ends once every committed group has been synced and answered.
+                // The syncers end once every committed group has been synced and answered.
                 drop(committed);
-                let _ = syncer.join();
+                for syncer in syncers {
+                    let _ = syncer.join();
+                }
             })?;
         Ok(EventWriter {
             queue: tx,
@@ -277,17 +295,31 @@ struct Committed {
     stored: usize,
 }
 
-/// Syncs the WAL once for every run of committed groups, then answers them in order.
+/// Syncs the WAL once for every run of committed groups it takes, then answers them in
+/// order.
 fn sync_loop(
     wal: PathBuf,
-    committed: std::sync::mpsc::Receiver<Committed>,
-    observer: Option<CommitObserver>,
+    committed: &std::sync::Mutex<std::sync::mpsc::Receiver<Committed>>,
+    observer: Option<Arc<CommitObserver>>,
     responder: Option<mpsc::UnboundedSender<Answers>>,
 ) {
     let mut file: Option<File> = None;
-    while let Ok(first) = committed.recv() {
-        let mut groups = vec![first];
-        groups.extend(committed.try_iter());
+    loop {
+        // Taken under the lock, synced outside it, so that another syncer can take the
+        // groups committed meanwhile.
+        let groups = {
+            let Ok(committed) = committed.lock() else {
+                return;
+            };
+            let Ok(first) = committed.recv() else {
+                return;
+            };
+            let mut groups = vec![first];
+            groups.extend(committed.try_iter());
+            groups
+        };
+        #[cfg(test)]
+        tests::sync_gate::pass(&wal);
         let synced = sync_wal(&wal, &mut file);
         if let Err(e) = &synced {
             tracing::error!(error = %e, "syncing the event log failed");
@@ -394,6 +426,102 @@ fn update_partner_counters(
 #[cfg(test)]
 mod tests {
     use crate::{Limits, Store};
+
+    /// Holds the next sync of one WAL until the test releases it: a disk that takes as
+    /// long as the test wants.
+    pub(super) mod sync_gate {
+        use std::path::{Path, PathBuf};
+        use std::sync::{Condvar, Mutex};
+
+        #[derive(Default)]
+        struct Gate {
+            wal: Option<PathBuf>,
+            holding: bool,
+            released: bool,
+        }
+
+        static GATE: Mutex<Option<Gate>> = Mutex::new(None);
+        static CHANGED: Condvar = Condvar::new();
+
+        /// The next sync of `wal` waits in [`pass`] until [`release`].
+        pub fn arm(wal: &Path) {
+            *GATE.lock().unwrap() = Some(Gate {
+                wal: Some(wal.to_path_buf()),
+                ..Gate::default()
+            });
+        }
+
+        /// Called by a syncer before each sync.
+        pub fn pass(wal: &Path) {
+            let mut gate = GATE.lock().unwrap();
+            let held = match gate.as_mut() {
+                Some(g) if g.wal.as_deref() == Some(wal) && !g.holding && !g.released => {
+                    g.holding = true;
+                    true
+                }
+                _ => false,
+            };
+            if !held {
+                return;
+            }
+            CHANGED.notify_all();
+            while !gate.as_ref().is_some_and(|g| g.released) {
+                gate = CHANGED.wait(gate).unwrap();
+            }
+        }
+
+        /// Waits until a sync is held in the gate.
+        pub fn wait_holding() {
+            let mut gate = GATE.lock().unwrap();
+            while !gate.as_ref().is_some_and(|g| g.holding) {
+                gate = CHANGED.wait(gate).unwrap();
+            }
+        }
+
+        pub fn release() {
+            if let Some(g) = GATE.lock().unwrap().as_mut() {
+                g.released = true;
+            }
+            CHANGED.notify_all();
+        }
+    }
+
+    /// While one sync is slow, a group committed after it is synced and answered by
+    /// another syncer instead of waiting for the slow one to end.
+    #[tokio::test]
+    async fn a_slow_sync_does_not_hold_up_the_next_group() {
+        let (_dir, store, partner) = store_with_partner(6);
+        sync_gate::arm(&store.wal_path());
+        let writer = store.start_writer(None, Duration::ZERO).unwrap();
+        let view = |i: i64| {
+            Arc::new(vec![event(
+                EventKind::View,
+                json!({"sessionExternalId": "g", "productId": i}),
+            )])
+        };
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            let events = view(1);
+            async move { writer.write(partner.rowid, events).await }
+        });
+        tokio::task::spawn_blocking(sync_gate::wait_holding)
+            .await
+            .unwrap();
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            writer.write(partner.rowid, view(2)),
+        )
+        .await;
+        let first_done = first.is_finished();
+        sync_gate::release();
+        assert!(
+            matches!(second, Ok(Ok(()))),
+            "the second group waited for the first one's sync: {second:?}"
+        );
+        assert!(!first_done, "the first group was answered before its sync");
+        first.await.unwrap().unwrap();
+        writer.stop().await;
+    }
     use propel_model::{EventKind, PartnerId};
     use serde_json::json;
     use std::sync::Arc;
