@@ -19,6 +19,36 @@ fn ids(store: &Store, partner: i64) -> Vec<(i64, Option<i64>)> {
     out
 }
 
+/// Partner 1 of the migration tests, after the migration: generation 2 at version 5
+/// with its two products, one first seen at 77. Returns the load's rows.
+fn assert_migrated_partner_1(store: &Store) -> CatalogRows {
+    let mut bodies = Vec::new();
+    let rows = store
+        .load_catalog(1, |id, body, seen| bodies.push((id, body.to_owned(), seen)))
+        .unwrap()
+        .unwrap();
+    assert_eq!((rows.generation, rows.version), (2, 5));
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [(10, "ten".into(), Some(77)), (11, "eleven".into(), None)]
+    );
+    rows
+}
+
+/// How many products of `partner` have a first-seen time.
+fn first_seen_count(store: &Store, partner: i64) -> i64 {
+    store
+        .with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM product_first_seen WHERE partner = ?1",
+                [partner],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+}
+
 /// Names of the generation files in the data directory, sorted (journals left out).
 fn generation_files(data_dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(catalog_dir(data_dir))
@@ -107,15 +137,7 @@ fn repeated_ids_are_told_and_the_later_body_wins() {
         (bodies[&7].as_str(), bodies[&100].as_str()),
         ("second", "again")
     );
-    let seen: i64 = store
-        .with_conn(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM product_first_seen WHERE partner = 1",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let seen = first_seen_count(&store, 1);
     assert_eq!(seen, BATCH as i64 + 2);
 }
 
@@ -136,17 +158,7 @@ fn migration_7_moves_current_generations_to_their_tables_then_files() {
         .unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let mut bodies = Vec::new();
-    let rows = store
-        .load_catalog(1, |id, body, seen| bodies.push((id, body.to_owned(), seen)))
-        .unwrap()
-        .unwrap();
-    assert_eq!((rows.generation, rows.version), (2, 5));
-    bodies.sort();
-    assert_eq!(
-        bodies,
-        [(10, "ten".into(), Some(77)), (11, "eleven".into(), None)]
-    );
+    assert_migrated_partner_1(&store);
     assert_eq!(ids(&store, 2), [(10, None)]);
     assert!(catalog_tables(&store).is_empty());
     assert_eq!(
@@ -192,15 +204,7 @@ fn a_dropped_import_changes_nothing() {
         }
     }
     assert_eq!(ids(&store, 1).len(), 1);
-    let seen: i64 = store
-        .with_conn(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM product_first_seen WHERE partner = 1",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
+    let seen = first_seen_count(&store, 1);
     assert_eq!(seen, 1);
     // The dropped import's file is gone with it.
     assert_eq!(generation_files(dir.path()), ["partner-1-generation-1.db"]);
@@ -233,17 +237,7 @@ fn migration_8_moves_generation_tables_into_files() {
         .unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let mut bodies = Vec::new();
-    let rows = store
-        .load_catalog(1, |id, body, seen| bodies.push((id, body.to_owned(), seen)))
-        .unwrap()
-        .unwrap();
-    assert_eq!((rows.generation, rows.version), (2, 5));
-    bodies.sort();
-    assert_eq!(
-        bodies,
-        [(10, "ten".into(), Some(77)), (11, "eleven".into(), None)]
-    );
+    let rows = assert_migrated_partner_1(&store);
     let mut categories = rows.categories;
     categories.sort_by_key(|c| c.id);
     assert_eq!(
