@@ -176,10 +176,7 @@ pub(crate) fn init(data_dir: &Path, conn: &mut Connection) -> Result<()> {
     // The main DB's write lock: no flip, and no file created by a Product API write,
     // between reading the current generations and deleting the others.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current: HashSet<(i64, i64)> = tx
-        .prepare("SELECT partner, generation FROM catalog_state")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let current: HashSet<(i64, i64)> = current_generations(&tx)?.into_iter().collect();
     for entry in std::fs::read_dir(&dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -203,6 +200,13 @@ pub(crate) fn init(data_dir: &Path, conn: &mut Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every partner's current generation: (partner, generation).
+pub(crate) fn current_generations(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64)>> {
+    conn.prepare("SELECT partner, generation FROM catalog_state")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
 
 /// The data directory of a connection's main database.

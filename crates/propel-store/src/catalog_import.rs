@@ -4,7 +4,7 @@ use crate::catalog_files::{
     create_tables, generation_file, is_missing, remove_generation, sqlite_uri, sync_with_directory,
     StagingLock,
 };
-use crate::products::{CatalogStamp, CategoryRow, BATCH};
+use crate::products::{current_state, CatalogStamp, CategoryRow, BATCH};
 use crate::{connect, now_ms, Result, Store};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use std::path::PathBuf;
@@ -357,15 +357,7 @@ impl CatalogImport {
             "CREATE TEMP TABLE IF NOT EXISTS kept_first_seen(id INTEGER PRIMARY KEY);
              DELETE FROM temp.kept_first_seen;",
         )?;
-        let current: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT generation FROM catalog_state WHERE partner = ?1",
-                [partner],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(g) = current {
+        if let Some((g, _)) = current_state(&self.conn, partner)? {
             let uri = sqlite_uri(&generation_file(&self.data_dir, partner, g), "ro");
             match self.conn.execute("ATTACH ?1 AS cur", [uri]) {
                 Ok(_) => {

@@ -2,8 +2,8 @@
 //! file per generation).
 
 use crate::catalog_files::{
-    catalog_dir, create_tables, data_dir_of, generation_file, remove_generation,
-    sync_with_directory,
+    catalog_dir, create_tables, current_generations, data_dir_of, generation_file,
+    remove_generation, sync_with_directory,
 };
 use crate::Result;
 use rusqlite::{params, Connection};
@@ -17,12 +17,6 @@ pub(crate) fn products_table(partner: i64, generation: i64) -> String {
 fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1")?
         .exists([table])
-}
-
-fn current_generations(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64)>> {
-    conn.prepare("SELECT partner, generation FROM catalog_state")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
 }
 
 /// Migration 7: the products of each partner's current generation move from the shared

@@ -3,7 +3,8 @@
 //! One SQLite database per data directory (WAL, `synchronous=FULL`), plus one SQLite file
 //! per generation of each partner's product base under `catalog/` (see `products`).
 //! Events go through one writer thread that commits whatever is queued as one
-//! transaction (group commit) and answers every waiter only after `COMMIT` returned.
+//! transaction (group commit); every waiter is answered only after that commit and a
+//! later `fdatasync` of the WAL (see `writer`).
 
 mod ads;
 mod catalog_files;

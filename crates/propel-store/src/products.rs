@@ -49,16 +49,13 @@ pub struct CatalogRows {
     pub categories: Vec<CategoryRow>,
 }
 
+/// Counts a Product API change of the partner's current generation, whose
+/// `catalog_state` row [`Store::write_current_generation`] has made sure of.
 fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<CatalogStamp> {
-    tx.execute(
-        "INSERT INTO catalog_state(partner, generation, last_generation, version, updated_ms)
-         VALUES (?1, 1, 1, 1, ?2)
-         ON CONFLICT(partner) DO UPDATE SET version = version + 1, updated_ms = ?2",
-        params![partner, now],
-    )?;
     Ok(tx.query_row(
-        "SELECT generation, version FROM catalog_state WHERE partner = ?1",
-        [partner],
+        "UPDATE catalog_state SET version = version + 1, updated_ms = ?2 WHERE partner = ?1
+         RETURNING generation, version",
+        params![partner, now],
         |r| {
             Ok(CatalogStamp {
                 partner,
@@ -70,7 +67,7 @@ fn bump_state(tx: &Transaction<'_>, partner: i64, now: i64) -> Result<CatalogSta
 }
 
 /// The partner's current generation and version; `None` when it has no base.
-fn current_state(conn: &Connection, partner: i64) -> Result<Option<(i64, i64)>> {
+pub(crate) fn current_state(conn: &Connection, partner: i64) -> Result<Option<(i64, i64)>> {
     Ok(conn
         .prepare_cached("SELECT generation, version FROM catalog_state WHERE partner = ?1")?
         .query_row([partner], |r| Ok((r.get(0)?, r.get(1)?)))
