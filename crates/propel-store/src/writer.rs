@@ -433,9 +433,8 @@ mod tests {
         use std::path::{Path, PathBuf};
         use std::sync::{Condvar, Mutex};
 
-        #[derive(Default)]
         struct Gate {
-            wal: Option<PathBuf>,
+            wal: PathBuf,
             holding: bool,
             released: bool,
         }
@@ -446,8 +445,9 @@ mod tests {
         /// The next sync of `wal` waits in [`pass`] until [`release`].
         pub fn arm(wal: &Path) {
             *GATE.lock().unwrap() = Some(Gate {
-                wal: Some(wal.to_path_buf()),
-                ..Gate::default()
+                wal: wal.to_path_buf(),
+                holding: false,
+                released: false,
             });
         }
 
@@ -455,7 +455,7 @@ mod tests {
         pub fn pass(wal: &Path) {
             let mut gate = GATE.lock().unwrap();
             let held = match gate.as_mut() {
-                Some(g) if g.wal.as_deref() == Some(wal) && !g.holding && !g.released => {
+                Some(g) if g.wal == wal && !g.holding && !g.released => {
                     g.holding = true;
                     true
                 }
