@@ -8,10 +8,9 @@
 
 use crate::state::AppState;
 use crate::tracking;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use futures_util::future::{BoxFuture, Either};
+use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -36,10 +35,9 @@ impl Front {
 impl Service<hyper::Request<Incoming>> for Front {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<
-        <Router as Service<hyper::Request<Incoming>>>::Future,
-        BoxFuture<'static, Result<Response, Infallible>>,
-    >;
+    // Boxed both ways: hyper moves the service's future around, and the router's
+    // future is large.
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -47,17 +45,17 @@ impl Service<hyper::Request<Incoming>> for Front {
 
     fn call(&mut self, request: hyper::Request<Incoming>) -> Self::Future {
         let Some(method) = tracking::direct_method(request.method(), request.uri().path()) else {
-            return Either::Left(self.router.call(request));
+            return Box::pin(self.router.call(request));
         };
         let state = self.state.clone();
-        Either::Right(Box::pin(async move {
+        Box::pin(async move {
             let started = Instant::now();
             let route = crate::metrics::route_labels(request.uri().path());
-            let response = tracking::direct(state.clone(), method, request.map(Body::new))
+            let response = tracking::direct(state.clone(), method, request)
                 .await
                 .into_response();
             crate::metrics::observed(&state, route, started, &response);
             Ok(response)
-        }))
+        })
     }
 }

@@ -2,10 +2,11 @@
 
 use crate::auth::authorize;
 use crate::body::{parse_json, read_bytes, require_json};
-use crate::error::{json_response, HttpResult};
+use crate::error::{json_response, json_static, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
 use crate::state::AppState;
+use axum::body::HttpBody;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -48,14 +49,16 @@ pub fn direct_method(method: &axum::http::Method, path: &str) -> Option<DirectMe
     }
 }
 
+/// Serves a request [`direct_method`] recognized, reading hyper's body as it is (the
+/// router would box it first).
 pub async fn direct(
     state: AppState,
     method: DirectMethod,
-    request: Request,
+    request: hyper::Request<hyper::body::Incoming>,
 ) -> HttpResult<Response> {
     match method {
         DirectMethod::Single(kind) => single_event(state, kind, request).await,
-        DirectMethod::Batch => batch(State(state), request).await,
+        DirectMethod::Batch => batch_events(state, request).await,
     }
 }
 
@@ -71,7 +74,11 @@ async fn single(
 
 // The handlers take the whole request: the `HeaderMap` and `RawQuery` extractors copy
 // the headers and the query string, measurable on the hottest path.
-async fn single_event(state: AppState, kind: EventKind, request: Request) -> HttpResult<Response> {
+async fn single_event<B: TrackingBody>(
+    state: AppState,
+    kind: EventKind,
+    request: hyper::Request<B>,
+) -> HttpResult<Response> {
     let now = now_ms();
     let (partner, bytes) = accept(&state, request, state.config.body_limit_bytes, now).await?;
     // Straight from the bytes when they are one JSON object; otherwise the general
@@ -81,10 +88,17 @@ async fn single_event(state: AppState, kind: EventKind, request: Request) -> Htt
         None => kind.validate(&parse_json(&bytes)?, now)?,
     };
     check_subscribed(&state, partner.rowid, &event)?;
-    store(&state, partner.rowid, vec![event]).await
+    store(&state, partner.rowid, vec![event], now).await
 }
 
 async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Response> {
+    batch_events(state, request).await
+}
+
+async fn batch_events<B: TrackingBody>(
+    state: AppState,
+    request: hyper::Request<B>,
+) -> HttpResult<Response> {
     let now = now_ms();
     let (partner, bytes) =
         accept(&state, request, state.config.batch_body_limit_bytes, now).await?;
@@ -93,14 +107,18 @@ async fn batch(State(state): State<AppState>, request: Request) -> HttpResult<Re
         check_subscribed(&state, partner.rowid, event)
             .map_err(|e| e.at_index(index, "welcomeSequence."))?;
     }
-    store(&state, partner.rowid, events).await
+    store(&state, partner.rowid, events, now).await
 }
+
+/// A request body tracking can read: axum's from the router, hyper's from the front.
+pub trait TrackingBody: HttpBody<Data = bytes::Bytes> + Send {}
+impl<B: HttpBody<Data = bytes::Bytes> + Send> TrackingBody for B {}
 
 /// The caller's partner (authorized, within its rate) and the request's body, declared
 /// JSON and within `body_limit`; the caller parses it.
-async fn accept(
+async fn accept<B: TrackingBody>(
     state: &AppState,
-    request: Request,
+    request: hyper::Request<B>,
     body_limit: usize,
     now: i64,
 ) -> HttpResult<(Arc<PartnerRecord>, bytes::Bytes)> {
@@ -132,6 +150,7 @@ async fn store(
     state: &AppState,
     partner: i64,
     events: Vec<ValidatedEvent>,
+    now: i64,
 ) -> HttpResult<Response> {
     let n = events.len();
     let events = Arc::new(events);
@@ -142,14 +161,10 @@ async fn store(
             .recs
             .apply(partner, e.kind, &e.session, e.ts_ms, &e.body);
     }
-    state
-        .ads
-        .count(partner, &events, crate::tracking::now_ms())
-        .await;
+    state.ads.count(partner, &events, now).await;
     crate::mailer::after_commit(state, partner, &events).await;
-    let body = match n {
-        1 => String::from(r#"{"stored":1}"#),
-        n => format!("{{\"stored\":{n}}}"),
-    };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(match n {
+        1 => json_static(StatusCode::OK, r#"{"stored":1}"#),
+        n => json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")),
+    })
 }
