@@ -27,8 +27,16 @@ pub struct Session {
     pub visitor: VisitorId,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// In event-time order.
-    pub events: Vec<Event>,
+    /// In event-time order; the newest `keep` count (see [`Session::events`]).
+    events: Vec<Event>,
+    keep: usize,
+}
+
+impl Session {
+    /// The newest events, at most the log's `max_session_len`, in event-time order.
+    pub fn events(&self) -> &[Event] {
+        &self.events[self.events.len().saturating_sub(self.keep)..]
+    }
 }
 
 /// All sessions, bounded by [`SessionLog::prune`].
@@ -74,6 +82,7 @@ impl SessionLog {
                         start_ms: ev.ts_ms,
                         end_ms: ev.ts_ms,
                         events: Vec::new(),
+                        keep: self.max_session_len,
                     },
                 );
                 id
@@ -85,8 +94,10 @@ impl SessionLog {
             // Stable: equal timestamps keep arrival order.
             let at = s.events.partition_point(|e| e.ts_ms <= ev.ts_ms);
             s.events.insert(at, ev);
-            // Very long sessions (bots, kiosks) would dominate pair counts.
-            if s.events.len() > self.max_session_len {
+            // Very long sessions (bots, kiosks) would dominate pair counts, so only the
+            // newest are read. The older are dropped in bulk, not one per event: that
+            // shifted the whole session on every push.
+            if s.events.len() >= 2 * self.max_session_len {
                 let extra = s.events.len() - self.max_session_len;
                 s.events.drain(..extra);
             }
@@ -150,10 +161,37 @@ mod tests {
         log.push(1, view(500, 11));
         let s = log.sessions_by_end();
         assert_eq!(s.len(), 2);
-        let first: Vec<_> = s[0].events.iter().map(|e| e.what.clone()).collect();
+        let first: Vec<_> = s[0].events().iter().map(|e| e.what.clone()).collect();
         assert_eq!(
             first,
             vec![What::Item(10, Kind::View), What::Item(11, Kind::View)]
+        );
+    }
+
+    #[test]
+    fn a_long_session_keeps_its_newest_events() {
+        let mut log = SessionLog::new(1000, 3);
+        for i in 0..10 {
+            log.push(1, view(i, i as ItemId));
+            let s = log.sessions_by_end();
+            let items: Vec<_> = s[0].events().iter().map(|e| e.what.clone()).collect();
+            let newest: Vec<_> = ((i - 2).max(0)..=i)
+                .map(|j| What::Item(j as ItemId, Kind::View))
+                .collect();
+            assert_eq!(items, newest);
+        }
+        // A late event older than all kept ones is dropped as the oldest.
+        log.push(1, view(-5, 99));
+        let items: Vec<_> = log.sessions_by_end()[0]
+            .events()
+            .iter()
+            .map(|e| e.what.clone())
+            .collect();
+        assert_eq!(
+            items,
+            (7..10)
+                .map(|j| What::Item(j, Kind::View))
+                .collect::<Vec<_>>()
         );
     }
 

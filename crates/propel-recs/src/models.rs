@@ -50,9 +50,9 @@ impl Models {
         let sessions = log.sessions_by_end();
         let mut prepared: Vec<Prepared> = Vec::with_capacity(sessions.len());
         for s in &sessions {
-            let mut seq: Vec<u32> = Vec::with_capacity(s.events.len());
+            let mut seq: Vec<u32> = Vec::with_capacity(s.events().len());
             let mut intent: Vec<u32> = Vec::new();
-            for e in &s.events {
+            for e in s.events() {
                 if let What::Item(item, kind) = e.what {
                     let d = *dense.entry(item).or_insert_with(|| {
                         ids.push(item);

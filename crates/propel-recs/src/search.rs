@@ -34,7 +34,7 @@ impl SearchIndex {
         let mut acc: Vec<HashMap<u32, f32>> = Vec::new();
         for s in sessions {
             let mut active: Option<(u32, usize)> = None;
-            for e in &s.events {
+            for e in s.events() {
                 match &e.what {
                     What::Search(p) if !p.is_empty() => {
                         let id = idx.intern(p);

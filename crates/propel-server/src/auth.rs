@@ -12,11 +12,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+/// Partners by id. Only the store inserts ids (a client's id is only looked up), so the
+/// fast hasher needs no protection against chosen collisions.
+type Partners = HashMap<String, Arc<PartnerRecord>, foldhash::fast::RandomState>;
+
 /// Every partner with its live keys; swapped whole when anything changes, so the
 /// request path reads it without a lock.
 #[derive(Default)]
 pub struct PartnerCache {
-    partners: ArcSwap<HashMap<String, Arc<PartnerRecord>>>,
+    partners: ArcSwap<Partners>,
     version: AtomicI64,
 }
 

@@ -1,7 +1,7 @@
 //! Per-partner, per-API token buckets: `rps` tokens a second, bursts of one second.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,11 +27,13 @@ struct Bucket {
     last: Instant,
 }
 
-type SharedBucket = Arc<Mutex<Bucket>>;
+/// Keyed by partner rowid and API, never by what a client sends, so the fast hasher
+/// needs no protection against chosen collisions.
+type Buckets = HashMap<(i64, Api), Mutex<Bucket>, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: RwLock<HashMap<(i64, Api), SharedBucket>>,
+    buckets: RwLock<Buckets>,
 }
 
 impl RateLimiter {
@@ -42,42 +44,34 @@ impl RateLimiter {
 
     fn check_at(&self, partner: i64, api: Api, rps: u32, now: Instant) -> Result<(), u64> {
         let rate = f64::from(rps.max(1));
-        let bucket = self.bucket(partner, api, rate, now);
-        let Ok(mut b) = bucket.lock() else {
-            return Ok(());
-        };
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * rate).min(rate);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
-        }
-    }
-
-    fn bucket(&self, partner: i64, api: Api, rate: f64, now: Instant) -> SharedBucket {
-        if let Some(b) = self
-            .buckets
-            .read()
-            .ok()
-            .and_then(|m| m.get(&(partner, api)).cloned())
+        let key = (partner, api);
         {
-            return b;
+            let buckets = self.buckets.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(bucket) = buckets.get(&key) {
+                return take(bucket, rate, now);
+            }
         }
-        let mut map = match self.buckets.write() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry((partner, api))
-            .or_insert_with(|| {
-                Arc::new(Mutex::new(Bucket {
-                    tokens: rate,
-                    last: now,
-                }))
+        let mut buckets = self.buckets.write().unwrap_or_else(|p| p.into_inner());
+        let bucket = buckets.entry(key).or_insert_with(|| {
+            Mutex::new(Bucket {
+                tokens: rate,
+                last: now,
             })
-            .clone()
+        });
+        take(bucket, rate, now)
+    }
+}
+
+fn take(bucket: &Mutex<Bucket>, rate: f64, now: Instant) -> Result<(), u64> {
+    let mut b = bucket.lock().unwrap_or_else(|p| p.into_inner());
+    let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+    b.tokens = (b.tokens + elapsed * rate).min(rate);
+    b.last = now;
+    if b.tokens >= 1.0 {
+        b.tokens -= 1.0;
+        Ok(())
+    } else {
+        Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
     }
 }
 

@@ -30,8 +30,12 @@ struct Visitors {
 
 impl Visitors {
     fn id(&mut self, session: &str) -> VisitorId {
-        let next = self.by_session.len() as VisitorId;
-        let id = *self.by_session.entry(session.to_string()).or_insert(next);
+        // A known visitor, by far the most common, costs no copy of its session id.
+        if let Some(&id) = self.by_session.get(session) {
+            return id;
+        }
+        let id = self.by_session.len() as VisitorId;
+        self.by_session.insert(session.to_string(), id);
         if self.changed.len() <= id as usize {
             self.changed.resize(id as usize + 1, 0);
         }
