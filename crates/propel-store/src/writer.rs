@@ -92,8 +92,7 @@ impl EventWriter {
             });
             answers
         });
-        let (committed, to_sync) = std::sync::mpsc::channel::<Committed>();
-        let to_sync = Arc::new(std::sync::Mutex::new(to_sync));
+        let to_sync = Arc::new(SyncQueue::default());
         let observer = observer.map(Arc::new);
         let syncers = (0..SYNCERS)
             .map(|_| {
@@ -110,13 +109,13 @@ impl EventWriter {
                 if let Ok(mut threads) = WRITER_THREADS.write() {
                     threads.push(std::thread::current());
                 }
-                run(conn, rx, window, &committed);
+                run(conn, rx, window, &to_sync);
                 if let Ok(mut threads) = WRITER_THREADS.write() {
                     let me = std::thread::current().id();
                     threads.retain(|t| t.id() != me);
                 }
                 // The syncers end once every committed group has been synced and answered.
-                drop(committed);
+                to_sync.close();
                 for syncer in syncers {
                     let _ = syncer.join();
                 }
@@ -184,7 +183,7 @@ fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Message>,
     window: Duration,
-    syncer: &std::sync::mpsc::Sender<Committed>,
+    syncer: &SyncQueue,
 ) {
     let mut stop_reply = None;
     let mut last_commit = Instant::now() - BUSY_GAP;
@@ -248,11 +247,7 @@ fn gather(
     None
 }
 
-fn commit_group(
-    conn: &mut Connection,
-    jobs: Vec<Job>,
-    syncer: &std::sync::mpsc::Sender<Committed>,
-) {
+fn commit_group(conn: &mut Connection, jobs: Vec<Job>, syncer: &SyncQueue) {
     // Jobs were validated before they were queued, so the whole group nearly always
     // commits at once. When it does not, each job is retried alone so that one bad
     // job cannot fail the others.
@@ -280,10 +275,10 @@ fn commit_group(
             (job.reply, result)
         })
         .collect();
-    if let Err(unsent) = syncer.send(Committed { answers, stored }) {
-        // The syncer is gone (it only stops after this thread): nothing can vouch for
-        // durability, so nobody is told the write succeeded.
-        for (reply, _) in unsent.0.answers {
+    if let Err(unsent) = syncer.push(Committed { answers, stored }) {
+        // The syncers are gone (they only stop after this thread): nothing can vouch
+        // for durability, so nobody is told the write succeeded.
+        for (reply, _) in unsent.answers {
             let _ = reply.send(Err(WriteError::Stopped));
         }
     }
@@ -295,29 +290,70 @@ struct Committed {
     stored: usize,
 }
 
+/// Committed groups waiting for a syncer. A condition variable wakes one idle syncer
+/// per group; a channel receiver shared behind a mutex woke both (one to take the
+/// group, the other to take the mutex and wait again).
+#[derive(Default)]
+struct SyncQueue {
+    state: std::sync::Mutex<SyncState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    groups: Vec<Committed>,
+    closed: bool,
+}
+
+impl SyncQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a group; refused once the queue is closed.
+    fn push(&self, group: Committed) -> Result<(), Committed> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(group);
+        }
+        state.groups.push(group);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// No more groups will come: syncers end once the queue is empty.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// Every group queued so far, waiting for one; `None` once closed and empty.
+    fn take(&self) -> Option<Vec<Committed>> {
+        let mut state = self.lock();
+        loop {
+            if !state.groups.is_empty() {
+                return Some(std::mem::take(&mut state.groups));
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// Syncs the WAL once for every run of committed groups it takes, then answers them in
-/// order.
+/// order. Groups are taken under the queue's lock and synced outside it, so that
+/// another syncer can take the groups committed meanwhile.
 fn sync_loop(
     wal: PathBuf,
-    committed: &std::sync::Mutex<std::sync::mpsc::Receiver<Committed>>,
+    committed: &SyncQueue,
     observer: Option<Arc<CommitObserver>>,
     responder: Option<mpsc::UnboundedSender<Answers>>,
 ) {
     let mut file: Option<File> = None;
-    loop {
-        // Taken under the lock, synced outside it, so that another syncer can take the
-        // groups committed meanwhile.
-        let groups = {
-            let Ok(committed) = committed.lock() else {
-                return;
-            };
-            let Ok(first) = committed.recv() else {
-                return;
-            };
-            let mut groups = vec![first];
-            groups.extend(committed.try_iter());
-            groups
-        };
+    while let Some(groups) = committed.take() {
         #[cfg(test)]
         tests::sync_gate::pass(&wal);
         let synced = sync_wal(&wal, &mut file);
