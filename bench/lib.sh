@@ -35,14 +35,14 @@ start_pinned() {
 stop_last() { kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 
 # load NAME URL CLIENTS STREAMS [BODYFILE]: h2load for DURATION seconds; prints
-# "NAME req/s p50_ms p99_ms ok_ratio" and stores req/s in RPS.
+# "NAME req/s p50_ms p99_ms p99.9_ms ok_ratio" and stores req/s in RPS.
 load() {
   local name=$1 url=$2 c=$3 m=$4 body=${5:-}
   local file="$TMP/$(echo "$name" | tr -c 'A-Za-z0-9' '_')"
   local args=(-c "$c" -m "$m" -D "$DURATION" --warm-up-time="$WARMUP" --log-file="$file.log")
   [ -n "$body" ] && args+=(-d "$body" -H 'content-type: application/json')
   taskset -c "$LOAD_CORE" h2load "${args[@]}" "$url" >"$file.h2load" 2>&1 || { cat "$file.h2load"; exit 1; }
-  read -r RPS P50 P99 OK < <(python3 - "$file.h2load" "$file.log" <<'PY'
+  read -r RPS P50 P99 P999 OK < <(python3 - "$file.h2load" "$file.log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 rps = float(re.search(r"finished in [^,]+, ([0-9.]+) req/s", text).group(1))
@@ -50,10 +50,10 @@ m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeede
 total, ok = int(m.group(3)), int(m.group(4))
 lat = sorted(int(line.split("\t")[2]) for line in open(sys.argv[2]) if line.strip())
 pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000.0 if lat else float("nan")
-print(f"{rps:.0f} {pct(0.50):.3f} {pct(0.99):.3f} {ok / max(total, 1):.4f}")
+print(f"{rps:.0f} {pct(0.50):.3f} {pct(0.99):.3f} {pct(0.999):.3f} {ok / max(total, 1):.4f}")
 PY
 )
-  printf "%-34s %12s req/s   p50 %8s ms   p99 %8s ms   2xx %s\n" "$name" "$RPS" "$P50" "$P99" "$OK"
+  printf "%-34s %12s req/s   p50 %8s ms   p99 %8s ms   p99.9 %8s ms   2xx %s\n" "$name" "$RPS" "$P50" "$P99" "$P999" "$OK"
 }
 
 # start_ceiling: the axum hello-world on the same core; sets CEILING_URL.
