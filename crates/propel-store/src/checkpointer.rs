@@ -85,7 +85,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let db = crate::database_path(dir.path());
         // Nothing pending: let a first background checkpoint pass.
-        std::thread::sleep(super::EVERY * 2);
+        std::thread::sleep(super::IDLE_EVERY * 2);
         let before = std::fs::metadata(&db).unwrap().len();
         store
             .with_conn(|c| {
