@@ -204,7 +204,8 @@ impl EventKind {
                 format!("a {} body must be a JSON object", self.name()),
             )
         })?;
-        self.validated(|name| object.get(name), now_ms)
+        let fields = self.fields();
+        self.validated(|i| object.get(fields[i].name), now_ms)
     }
 
     /// Validates a body straight from the request's bytes, with the result
@@ -213,12 +214,12 @@ impl EventKind {
     /// general way, which names what is wrong.
     pub fn parse(self, bytes: &[u8], now_ms: i64) -> Option<Result<ValidatedEvent, ApiError>> {
         let slots = FieldSlots::read(self.fields(), bytes)?;
-        Some(self.validated(|name| slots.get(name), now_ms))
+        Some(self.validated(|i| slots.at(i), now_ms))
     }
 
     fn validated<'v>(
         self,
-        get: impl Fn(&str) -> Option<&'v Value>,
+        get: impl Fn(usize) -> Option<&'v Value>,
         now_ms: i64,
     ) -> Result<ValidatedEvent, ApiError> {
         let (mut normalized, ts_ms) = fields::validate(self.fields(), get, now_ms)?;

@@ -105,18 +105,19 @@ pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
     }
 }
 
-/// Checks a body, whose fields `get` gives, against `specs` and returns the normalized
+/// Checks a body, whose fields `get` gives by their index in `specs`, against `specs`
+/// and returns the normalized
 /// body: only the known fields, `null` treated as absent, strings trimmed, the timestamp
 /// in UTC RFC 3339 (the server's `now_ms` when absent). Returns the event time too.
 pub fn validate<'v>(
     specs: &[FieldSpec],
-    get: impl Fn(&str) -> Option<&'v Value>,
+    get: impl Fn(usize) -> Option<&'v Value>,
     now_ms: i64,
 ) -> Result<(EventBody, i64), ApiError> {
     let mut out = EventBody::with_capacity(specs.len());
     let mut ts_ms = now_ms;
-    for spec in specs {
-        let value = match get(spec.name) {
+    for (i, spec) in specs.iter().enumerate() {
+        let value = match get(i) {
             None | Some(Value::Null) if spec.required => {
                 return Err(ApiError::invalid(
                     spec.name,
@@ -278,7 +279,7 @@ mod tests {
             opt("stockId", FieldType::Text { max: 100 }),
         ];
         let body = json!({"sessionExternalId": "s1", "productId": 5, "stockId": null, "extra": 1});
-        let (out, ts) = validate(&specs, |n| body.get(n), 1_000).unwrap();
+        let (out, ts) = validate(&specs, |i| body.get(specs[i].name), 1_000).unwrap();
         assert_eq!(ts, 1_000);
         assert_eq!(
             Value::Object(out.to_map()),
@@ -286,17 +287,17 @@ mod tests {
         );
 
         let body = json!({"sessionExternalId": "s1", "productId": 5.5});
-        let err = validate(&specs, |n| body.get(n), 0).unwrap_err();
+        let err = validate(&specs, |i| body.get(specs[i].name), 0).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("productId"));
 
         let body = json!({"sessionExternalId": "s1"});
-        let err = validate(&specs, |n| body.get(n), 0).unwrap_err();
+        let err = validate(&specs, |i| body.get(specs[i].name), 0).unwrap_err();
         assert!(err.message.contains("required"));
 
         let body =
             json!({"sessionExternalId": "s1", "productId": 1, "timestamp": "2000-01-03T00:00:01Z"});
         let now = parse_iso8601_ms("2000-01-02T00:00:00Z").unwrap();
-        let err = validate(&specs, |n| body.get(n), now).unwrap_err();
+        let err = validate(&specs, |i| body.get(specs[i].name), now).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("timestamp"));
     }
 
