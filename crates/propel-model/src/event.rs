@@ -277,8 +277,10 @@ impl ValidatedEvent {
         ))
     }
 
-    pub fn body_json(&self) -> String {
-        serde_json::to_string(&self.body).unwrap_or_default()
+    /// The body as stored, JSON appended to `out` (which keeps its allocation).
+    pub fn write_body_json(&self, out: &mut Vec<u8>) {
+        // Writing a JSON value into memory cannot fail.
+        let _ = serde_json::to_writer(out, &self.body);
     }
 }
 

@@ -18,6 +18,7 @@
 
 use crate::contacts;
 use propel_model::{EventKind, ValidatedEvent};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
 use std::fs::File;
@@ -449,6 +450,7 @@ static INSERT_EVENTS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::ne
 
 /// Inserts `rows` in order, in as few statements as [`ROWS_PER_INSERT`] allows.
 fn insert_events(tx: &Connection, rows: &[(i64, &ValidatedEvent)]) -> rusqlite::Result<()> {
+    let mut body = Vec::new();
     let mut rest = rows;
     while !rest.is_empty() {
         let size = ROWS_PER_INSERT
@@ -458,13 +460,15 @@ fn insert_events(tx: &Connection, rows: &[(i64, &ValidatedEvent)]) -> rusqlite::
         let (chunk, tail) = rest.split_at(ROWS_PER_INSERT[size]);
         let mut insert = tx.prepare_cached(&INSERT_EVENTS[size])?;
         for (i, (partner, event)) in chunk.iter().enumerate() {
-            // Text is copied by SQLite when bound, so the body may be dropped after.
             let at = i * COLUMNS;
             insert.raw_bind_parameter(at + 1, partner)?;
             insert.raw_bind_parameter(at + 2, &event.session)?;
             insert.raw_bind_parameter(at + 3, event.kind.code())?;
             insert.raw_bind_parameter(at + 4, event.ts_ms)?;
-            insert.raw_bind_parameter(at + 5, event.body_json())?;
+            // SQLite copies text when it is bound, so one buffer serves every row.
+            body.clear();
+            event.write_body_json(&mut body);
+            insert.raw_bind_parameter(at + 5, ToSqlOutput::Borrowed(ValueRef::Text(&body)))?;
             insert.raw_bind_parameter(at + 6, event.order_key())?;
         }
         insert.raw_execute()?;
