@@ -599,6 +599,28 @@ mod tests {
         kind.validate(&body, 1_700_000_000_000).unwrap()
     }
 
+    /// An order line of product 1 in transaction "T".
+    fn order_line(session: &str, price: f64) -> propel_model::ValidatedEvent {
+        event(
+            EventKind::Order,
+            json!({"sessionExternalId": session, "productId": 1, "price": price, "quantity": 1, "transaction": "T"}),
+        )
+    }
+
+    fn set_contact(
+        session: &str,
+        contact: &str,
+        email: Option<&str>,
+        data: serde_json::Value,
+    ) -> propel_model::ValidatedEvent {
+        let mut body =
+            json!({"sessionExternalId": session, "contactExternalId": contact, "customData": data});
+        if let Some(email) = email {
+            body["email"] = json!(email);
+        }
+        event(EventKind::SetContact, body)
+    }
+
     /// A fresh store in a temp dir (kept alive by the returned guard) with one partner.
     fn store_with_partner(seed: u8) -> (tempfile::TempDir, Arc<Store>, crate::PartnerRecord) {
         let dir = tempfile::tempdir().unwrap();
@@ -688,18 +710,8 @@ mod tests {
                 json!({"sessionExternalId": "m", "productId": i}),
             )
         };
-        let line = |price: f64| {
-            event(
-                EventKind::Order,
-                json!({"sessionExternalId": "m", "productId": 1, "price": price, "quantity": 1, "transaction": "T"}),
-            )
-        };
-        let contact = |data: serde_json::Value| {
-            event(
-                EventKind::SetContact,
-                json!({"sessionExternalId": "m", "contactExternalId": "c", "customData": data}),
-            )
-        };
+        let line = |price: f64| order_line("m", price);
+        let contact = |data: serde_json::Value| set_contact("m", "c", None, data);
         let mut events: Vec<_> = (0..63).map(view).collect();
         events.push(line(1.0)); // the last row of the first 64-row statement
         events.push(line(2.0)); // the first row of the next one
@@ -762,18 +774,8 @@ mod tests {
         let writer = store
             .start_writer(None, Duration::from_micros(200))
             .unwrap();
-        let line = |price: f64| {
-            event(
-                EventKind::Order,
-                json!({"sessionExternalId": "a", "productId": 1, "price": price, "quantity": 1, "transaction": "T"}),
-            )
-        };
-        let contact = |data: serde_json::Value| {
-            event(
-                EventKind::SetContact,
-                json!({"sessionExternalId": "a", "contactExternalId": "c1", "email": "c@x.io", "customData": data}),
-            )
-        };
+        let line = |price: f64| order_line("a", price);
+        let contact = |data: serde_json::Value| set_contact("a", "c1", Some("c@x.io"), data);
         // Many concurrent jobs: one group commit, answered in the order queued.
         let jobs: Vec<_> = (0..50)
             .map(|i| {
