@@ -111,12 +111,12 @@ impl<'s> FieldSlots<'s> {
     /// The value given for `name`, if it is in the table and was present.
     pub fn get(&self, name: &str) -> Option<&Value> {
         let i = self.specs.iter().position(|s| s.name == name)?;
-        self.at(i)
+        self.values[i].as_ref()
     }
 
-    /// The value given for the table's `i`-th field, if present.
-    pub fn at(&self, i: usize) -> Option<&Value> {
-        self.values.get(i)?.as_ref()
+    /// Takes the value given for the table's `i`-th field, if present.
+    pub fn take(&mut self, i: usize) -> Option<Value> {
+        self.values.get_mut(i)?.take()
     }
 }
 

@@ -4,6 +4,7 @@ use crate::body::{EventBody, FieldSlots};
 use crate::error::ApiError;
 use crate::fields::{self, opt, req, FieldSpec, FieldType};
 use serde_json::Value;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -205,7 +206,7 @@ impl EventKind {
             )
         })?;
         let fields = self.fields();
-        self.validated(|i| object.get(fields[i].name), now_ms)
+        self.validated(|i| object.get(fields[i].name).map(Cow::Borrowed), now_ms)
     }
 
     /// Validates a body straight from the request's bytes, with the result
@@ -213,13 +214,13 @@ impl EventKind {
     /// `None` when the bytes are not one JSON object: the caller parses them the
     /// general way, which names what is wrong.
     pub fn parse(self, bytes: &[u8], now_ms: i64) -> Option<Result<ValidatedEvent, ApiError>> {
-        let slots = FieldSlots::read(self.fields(), bytes)?;
-        Some(self.validated(|i| slots.at(i), now_ms))
+        let mut slots = FieldSlots::read(self.fields(), bytes)?;
+        Some(self.validated(|i| slots.take(i).map(Cow::Owned), now_ms))
     }
 
     fn validated<'v>(
         self,
-        get: impl Fn(usize) -> Option<&'v Value>,
+        get: impl FnMut(usize) -> Option<Cow<'v, Value>>,
         now_ms: i64,
     ) -> Result<ValidatedEvent, ApiError> {
         let (mut normalized, ts_ms) = fields::validate(self.fields(), get, now_ms)?;

@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::ids::{is_session_id, SessionId};
 use crate::timestamp::{format_rfc3339_ms, parse_iso8601_ms};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// How far in the future a client timestamp may lie.
 pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
@@ -106,26 +107,27 @@ pub const fn opt(name: &'static str, ty: FieldType) -> FieldSpec {
 }
 
 /// Checks a body, whose fields `get` gives by their index in `specs`, against `specs`
-/// and returns the normalized
-/// body: only the known fields, `null` treated as absent, strings trimmed, the timestamp
-/// in UTC RFC 3339 (the server's `now_ms` when absent). Returns the event time too.
+/// and returns the normalized body: only the known fields, `null` treated as absent,
+/// strings trimmed, the timestamp in UTC RFC 3339 (the server's `now_ms` when absent).
+/// Returns the event time too. Values given owned are kept without a copy when valid
+/// and unchanged.
 pub fn validate<'v>(
     specs: &[FieldSpec],
-    get: impl Fn(usize) -> Option<&'v Value>,
+    mut get: impl FnMut(usize) -> Option<Cow<'v, Value>>,
     now_ms: i64,
 ) -> Result<(EventBody, i64), ApiError> {
     let mut out = EventBody::with_capacity(specs.len());
     let mut ts_ms = now_ms;
     for (i, spec) in specs.iter().enumerate() {
         let value = match get(i) {
-            None | Some(Value::Null) if spec.required => {
+            Some(v) if !v.is_null() => v,
+            _ if spec.required => {
                 return Err(ApiError::invalid(
                     spec.name,
                     format!("is required and {}", spec.ty.rule()),
                 ));
             }
-            None | Some(Value::Null) => continue,
-            Some(v) => v,
+            _ => continue,
         };
         let bad = || ApiError::invalid(spec.name, spec.ty.rule());
         let normalized = match spec.ty {
@@ -140,7 +142,7 @@ pub fn validate<'v>(
                 ts_ms = ms;
                 Value::String(format_rfc3339_ms(ms))
             }
-            ty => check_value(ty, value).ok_or_else(bad)?,
+            ty => checked(ty, value).ok_or_else(bad)?,
         };
         out.insert(spec.name, normalized);
     }
@@ -152,8 +154,13 @@ pub fn validate<'v>(
 
 /// The normalized value when `value` obeys `ty` (timestamps excluded).
 pub fn check_value(ty: FieldType, value: &Value) -> Option<Value> {
+    checked(ty, Cow::Borrowed(value))
+}
+
+/// [`check_value`], keeping an owned value that needs no change instead of copying it.
+fn checked(ty: FieldType, value: Cow<'_, Value>) -> Option<Value> {
     match ty {
-        FieldType::SessionId => value.as_str().filter(|s| is_session_id(s)).map(Value::from),
+        FieldType::SessionId => string(value, |s| is_session_id(s).then_some(s)),
         FieldType::Int64 => value.as_i64().map(Value::from),
         FieldType::Int64List => {
             let items = value
@@ -165,45 +172,46 @@ pub fn check_value(ty: FieldType, value: &Value) -> Option<Value> {
                 .collect::<Option<Vec<_>>>()
                 .map(Value::Array)
         }
-        FieldType::Text { max } => value
-            .as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.chars().count() <= max)
-            .map(Value::from),
-        FieldType::AlnumId { max } => value
-            .as_str()
-            .filter(|s| {
-                !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
-            .map(Value::from),
+        FieldType::Text { max } => string(value, |s| {
+            let t = s.trim();
+            (!t.is_empty() && t.chars().count() <= max).then_some(t)
+        }),
+        FieldType::AlnumId { max } => string(value, |s| {
+            (!s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+                .then_some(s)
+        }),
         FieldType::Price => value
             .as_f64()
             .filter(|n| *n >= 0.0 && n.is_finite())
-            .map(|_| value.clone()),
+            .map(|_| value.into_owned()),
         FieldType::Quantity => value
             .as_f64()
             .filter(|n| *n > 0.0 && n.is_finite())
-            .map(|_| value.clone()),
-        FieldType::Email => value
-            .as_str()
-            .map(str::trim)
-            .filter(|s| is_email(s))
-            .map(Value::from),
-        FieldType::Phone => value
-            .as_str()
-            .map(str::trim)
-            .filter(|s| is_e164(s))
-            .map(Value::from),
-        FieldType::Object => value.as_object().map(|_| value.clone()),
-        FieldType::CategoryPath => value
-            .as_str()
-            .map(str::trim)
-            .filter(|s| {
-                !s.is_empty() && s.len() <= 1000 && s.split('/').all(|l| !l.trim().is_empty())
+            .map(|_| value.into_owned()),
+        FieldType::Email => string(value, |s| Some(s.trim()).filter(|t| is_email(t))),
+        FieldType::Phone => string(value, |s| Some(s.trim()).filter(|t| is_e164(t))),
+        FieldType::Object => value.is_object().then(|| value.into_owned()),
+        FieldType::CategoryPath => string(value, |s| {
+            Some(s.trim()).filter(|t| {
+                !t.is_empty() && t.len() <= 1000 && t.split('/').all(|l| !l.trim().is_empty())
             })
-            .map(Value::from),
+        }),
         FieldType::Timestamp => None,
     }
+}
+
+/// A string value: `keep` gives the part of it to store (itself, or trimmed), or `None`
+/// when it breaks the rule. Kept whole, the value is moved, not copied.
+fn string(value: Cow<'_, Value>, keep: impl Fn(&str) -> Option<&str>) -> Option<Value> {
+    let trimmed = {
+        let s = value.as_str()?;
+        let kept = keep(s)?;
+        (kept.len() != s.len()).then(|| kept.to_string())
+    };
+    Some(match trimmed {
+        Some(t) => Value::String(t),
+        None => value.into_owned(),
+    })
 }
 
 /// A deliberately plain address check: one `@`, a local part, a dotted domain, no spaces.
@@ -270,6 +278,30 @@ mod tests {
         }
     }
 
+    /// Strings are stored trimmed, whether the value was borrowed (a parsed body) or
+    /// handed over (read straight from the request's bytes).
+    #[test]
+    fn strings_are_trimmed_whether_given_owned_or_borrowed() {
+        for (ty, given, stored) in [
+            (FieldType::Text { max: 10 }, "  red  ", "red"),
+            (FieldType::Email, " a@b.co ", "a@b.co"),
+            (FieldType::Phone, " +4915112345678 ", "+4915112345678"),
+            (FieldType::CategoryPath, " a/b ", "a/b"),
+            (FieldType::SessionId, "s-1", "s-1"),
+        ] {
+            let given = json!(given);
+            assert_eq!(check_value(ty, &given), Some(json!(stored)), "{ty:?}");
+            assert_eq!(
+                checked(ty, Cow::Owned(given)),
+                Some(json!(stored)),
+                "{ty:?}"
+            );
+        }
+        let long = json!("  abcd ");
+        assert_eq!(check_value(FieldType::Text { max: 3 }, &long), None);
+        assert_eq!(checked(FieldType::Text { max: 3 }, Cow::Owned(long)), None);
+    }
+
     #[test]
     fn validate_normalizes_and_refuses() {
         let specs = [
@@ -279,7 +311,12 @@ mod tests {
             opt("stockId", FieldType::Text { max: 100 }),
         ];
         let body = json!({"sessionExternalId": "s1", "productId": 5, "stockId": null, "extra": 1});
-        let (out, ts) = validate(&specs, |i| body.get(specs[i].name), 1_000).unwrap();
+        let (out, ts) = validate(
+            &specs,
+            |i| body.get(specs[i].name).map(Cow::Borrowed),
+            1_000,
+        )
+        .unwrap();
         assert_eq!(ts, 1_000);
         assert_eq!(
             Value::Object(out.to_map()),
@@ -287,17 +324,18 @@ mod tests {
         );
 
         let body = json!({"sessionExternalId": "s1", "productId": 5.5});
-        let err = validate(&specs, |i| body.get(specs[i].name), 0).unwrap_err();
+        let err = validate(&specs, |i| body.get(specs[i].name).map(Cow::Borrowed), 0).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("productId"));
 
         let body = json!({"sessionExternalId": "s1"});
-        let err = validate(&specs, |i| body.get(specs[i].name), 0).unwrap_err();
+        let err = validate(&specs, |i| body.get(specs[i].name).map(Cow::Borrowed), 0).unwrap_err();
         assert!(err.message.contains("required"));
 
         let body =
             json!({"sessionExternalId": "s1", "productId": 1, "timestamp": "2000-01-03T00:00:01Z"});
         let now = parse_iso8601_ms("2000-01-02T00:00:00Z").unwrap();
-        let err = validate(&specs, |i| body.get(specs[i].name), now).unwrap_err();
+        let err =
+            validate(&specs, |i| body.get(specs[i].name).map(Cow::Borrowed), now).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("timestamp"));
     }
 
