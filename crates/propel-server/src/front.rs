@@ -13,7 +13,6 @@ use axum::Router;
 use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use std::convert::Infallible;
-use std::task::{Context, Poll};
 use std::time::Instant;
 use tower::Service;
 
@@ -32,20 +31,18 @@ impl Front {
     }
 }
 
-impl Service<hyper::Request<Incoming>> for Front {
+// hyper's own service trait, called by reference: the tower adapter cloned the whole
+// service and drove a poll_ready/call state machine for every request.
+impl hyper::service::Service<hyper::Request<Incoming>> for Front {
     type Response = Response;
     type Error = Infallible;
     // Boxed both ways: hyper moves the service's future around, and the router's
     // future is large.
     type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let Some(method) = tracking::direct_method(request.method(), request.uri().path()) else {
-            return Box::pin(self.router.call(request));
+            return Box::pin(self.router.clone().call(request));
         };
         let state = self.state.clone();
         Box::pin(async move {

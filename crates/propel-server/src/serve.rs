@@ -7,7 +7,6 @@ use crate::Config;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -129,7 +128,7 @@ impl Acceptor {
 
     fn serve(&self, stream: tokio::net::TcpStream, graceful: &GracefulShutdown) {
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(self.app.clone());
+        let service = self.app.clone();
         let builder = self.builder.clone();
         match &self.tls {
             None => {
