@@ -104,19 +104,20 @@ impl EventWriter {
                     .spawn(move || sync_loop(wal, &to_sync, observer, responder))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
+        let to_sync = CloseOnDrop(to_sync);
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
             .spawn(move || {
                 if let Ok(mut threads) = WRITER_THREADS.write() {
                     threads.push(std::thread::current());
                 }
-                run(conn, rx, window, &to_sync);
+                run(conn, rx, window, &to_sync.0);
                 if let Ok(mut threads) = WRITER_THREADS.write() {
                     let me = std::thread::current().id();
                     threads.retain(|t| t.id() != me);
                 }
                 // The syncers end once every committed group has been synced and answered.
-                to_sync.close();
+                drop(to_sync);
                 for syncer in syncers {
                     let _ = syncer.join();
                 }
@@ -341,6 +342,16 @@ impl SyncQueue {
             }
             state = self.ready.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+/// Closes the queue when dropped, so that the syncers end also when the writer thread
+/// unwinds or never starts.
+struct CloseOnDrop(Arc<SyncQueue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -630,6 +641,21 @@ mod tests {
             .create_partner(&id, "S", "https://s.example", [0; 32], Limits::default())
             .unwrap();
         (dir, store, partner)
+    }
+
+    /// Dropping the writer's guard (as the writer thread does when it ends, unwinds or
+    /// never starts) ends a syncer waiting for groups.
+    #[test]
+    fn a_dropped_queue_guard_ends_waiting_syncers() {
+        let queue = Arc::new(super::SyncQueue::default());
+        let (ended, told) = std::sync::mpsc::channel();
+        let syncer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || ended.send(queue.take().is_none()))
+        };
+        drop(super::CloseOnDrop(queue));
+        assert_eq!(told.recv_timeout(Duration::from_secs(10)), Ok(true));
+        syncer.join().unwrap().unwrap();
     }
 
     /// The answer depends on the WAL sync: when the WAL cannot be synced, the writer
