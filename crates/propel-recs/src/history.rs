@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::newest;
 use crate::types::{ItemId, Kind, VisitorId};
 
 /// What happened at one moment of a session.
@@ -35,7 +36,7 @@ pub struct Session {
 impl Session {
     /// The newest events, at most the log's `max_session_len`, in event-time order.
     pub fn events(&self) -> &[Event] {
-        &self.events[self.events.len().saturating_sub(self.keep)..]
+        newest::newest(&self.events, self.keep)
     }
 }
 
@@ -91,16 +92,8 @@ impl SessionLog {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.start_ms = s.start_ms.min(ev.ts_ms);
             s.end_ms = s.end_ms.max(ev.ts_ms);
-            // Stable: equal timestamps keep arrival order.
-            let at = s.events.partition_point(|e| e.ts_ms <= ev.ts_ms);
-            s.events.insert(at, ev);
-            // Very long sessions (bots, kiosks) would dominate pair counts, so only the
-            // newest are read. The older are dropped in bulk, not one per event: that
-            // shifted the whole session on every push.
-            if s.events.len() >= 2 * self.max_session_len {
-                let extra = s.events.len() - self.max_session_len;
-                s.events.drain(..extra);
-            }
+            // Very long sessions (bots, kiosks) would dominate pair counts.
+            newest::insert(&mut s.events, ev, s.keep, |e| e.ts_ms);
         }
     }
 

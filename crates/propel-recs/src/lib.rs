@@ -14,6 +14,7 @@ pub mod eval;
 pub mod history;
 mod knn;
 mod models;
+mod newest;
 pub mod popularity;
 pub mod profile;
 mod search;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::newest;
 use crate::popularity::Decayed;
 use crate::types::{CategoryId, ItemId, Kind};
 
@@ -46,14 +47,8 @@ impl Profile {
 
     /// Records one product event (in time order, whatever the arrival order).
     pub fn record(&mut self, ts_ms: i64, item: ItemId, kind: Kind) {
-        let at = self.events.partition_point(|e| e.ts_ms <= ts_ms);
-        self.events.insert(at, ProfileEvent { ts_ms, item, kind });
-        // Only the latest `cap` are read; the older ones go in bulk, since dropping one
-        // per event would shift the whole history on every event of a long one.
-        if self.events.len() >= 2 * self.cap {
-            let extra = self.events.len() - self.cap;
-            self.events.drain(..extra);
-        }
+        let event = ProfileEvent { ts_ms, item, kind };
+        newest::insert(&mut self.events, event, self.cap, |e| e.ts_ms);
         if kind == Kind::Order {
             let at = self.orders.partition_point(|o| o.0 <= ts_ms);
             self.orders.insert(at, (ts_ms, item));
@@ -101,7 +96,7 @@ impl Profile {
 
     /// Product events, oldest first.
     pub fn events(&self) -> &[ProfileEvent] {
-        &self.events[self.events.len().saturating_sub(self.cap)..]
+        newest::newest(&self.events, self.cap)
     }
 
     pub fn is_empty(&self) -> bool {
