@@ -50,18 +50,10 @@ impl From<propel_store::WriteError> for HttpError {
     }
 }
 
-pub fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// [`json_response`] for a fixed body: no allocation for it, one header set.
-pub fn json_static(status: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(axum::body::Body::from(body));
+/// A JSON answer. The body is taken as it is (a `String`, or a `&'static str` with no
+/// allocation) and the content type is set once.
+pub fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

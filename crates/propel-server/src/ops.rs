@@ -18,19 +18,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn healthz() -> Response {
-    json_response(StatusCode::OK, r#"{"status":"alive"}"#.into())
+    json_response(StatusCode::OK, r#"{"status":"alive"}"#)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.ping()).await {
-        Ok(Ok(())) => json_response(
-            StatusCode::OK,
-            r#"{"status":"ready","storage":"open"}"#.into(),
-        ),
+        Ok(Ok(())) => json_response(StatusCode::OK, r#"{"status":"ready","storage":"open"}"#),
         _ => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"status":"not ready","storage":"unavailable"}"#.into(),
+            r#"{"status":"not ready","storage":"unavailable"}"#,
         ),
     }
 }

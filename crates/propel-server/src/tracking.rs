@@ -2,7 +2,7 @@
 
 use crate::auth::authorize;
 use crate::body::{parse_json, read_bytes, require_json};
-use crate::error::{json_response, json_static, HttpResult};
+use crate::error::{json_response, HttpResult};
 use crate::query::Query;
 use crate::ratelimit::Api;
 use crate::state::AppState;
@@ -164,7 +164,7 @@ async fn store(
     state.ads.count(partner, &events, now).await;
     crate::mailer::after_commit(state, partner, &events).await;
     Ok(match n {
-        1 => json_static(StatusCode::OK, r#"{"stored":1}"#),
+        1 => json_response(StatusCode::OK, r#"{"stored":1}"#),
         n => json_response(StatusCode::OK, format!("{{\"stored\":{n}}}")),
     })
 }
