@@ -447,17 +447,18 @@ const COLUMNS: usize = 6;
 
 /// `INSERT` statements of `n` rows, for each `n` of [`ROWS_PER_INSERT`]; an order line
 /// already stored (`order_key`) is replaced, also by a later row of the same statement.
-static INSERT_EVENTS: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
-    ROWS_PER_INSERT.map(|n| {
-        let row = "(?,?,?,?,?,?)";
-        format!(
-            "INSERT INTO events(partner, session, kind, ts_ms, body, order_key) VALUES {}
-             ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
-             DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body",
-            vec![row; n].join(",")
-        )
-    })
-});
+static INSERT_EVENTS: std::sync::LazyLock<[String; ROWS_PER_INSERT.len()]> =
+    std::sync::LazyLock::new(|| ROWS_PER_INSERT.map(insert_sql));
+
+fn insert_sql(rows: usize) -> String {
+    let row = format!("({})", ["?"; COLUMNS].join(","));
+    format!(
+        "INSERT INTO events(partner, session, kind, ts_ms, body, order_key) VALUES {}
+         ON CONFLICT(partner, order_key) WHERE order_key IS NOT NULL
+         DO UPDATE SET session = excluded.session, ts_ms = excluded.ts_ms, body = excluded.body",
+        vec![row; rows].join(",")
+    )
+}
 
 /// Inserts `rows` in order, in as few statements as [`ROWS_PER_INSERT`] allows.
 fn insert_events(tx: &Connection, rows: &[(i64, &ValidatedEvent)]) -> rusqlite::Result<()> {
