@@ -161,10 +161,13 @@ impl Acceptor {
 }
 
 /// The runtime of a serving thread: current-thread (see [`run`]), telling the event
-/// writer whenever it runs out of work ([`propel_store::serving_idle`]).
+/// writer whenever it runs out of work ([`propel_store::serving_idle`]) and when it
+/// has work again ([`propel_store::serving_busy`]).
 pub fn runtime_builder() -> tokio::runtime::Builder {
     let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.on_thread_park(propel_store::serving_idle);
+    builder
+        .on_thread_park(propel_store::serving_idle)
+        .on_thread_unpark(propel_store::serving_busy);
     builder
 }
 

