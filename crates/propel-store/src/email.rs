@@ -229,18 +229,23 @@ impl Store {
         since_ms: i64,
         kinds: (u8, u8),
     ) -> Result<Vec<i64>> {
-        self.with_conn(|c| {
-            let mut stmt = c.prepare_cached(
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let of_session = crate::session_index::of_session("= ?2");
+            format!(
                 "SELECT json_extract(body, '$.productId') FROM events
-                 WHERE partner = ?1 AND session = ?2 AND kind = ?3
+                 WHERE {of_session} AND kind = ?3
                    AND ts_ms >= MAX(?5, COALESCE((SELECT MAX(created_ms) FROM email_outbox
                      WHERE partner = ?1 AND scenario = 'abandonedBasket' AND contact = ?6), 0))
-                   AND seq > COALESCE((SELECT MAX(seq) FROM events WHERE partner = ?1 AND session = ?2 AND kind = ?4), 0)
-                 ORDER BY seq",
+                   AND seq > COALESCE((SELECT MAX(seq) FROM events WHERE {of_session} AND kind = ?4), 0)
+                 ORDER BY seq"
+            )
+        });
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(&SQL)?;
+            let rows = stmt.query_map(
+                params![partner, session, kinds.0, kinds.1, since_ms, contact],
+                |r| r.get::<_, Option<i64>>(0),
             )?;
-            let rows = stmt.query_map(params![partner, session, kinds.0, kinds.1, since_ms, contact], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?;
             Ok(rows
                 .collect::<rusqlite::Result<Vec<_>>>()?
                 .into_iter()
@@ -607,9 +612,11 @@ impl Store {
         order_kind: u8,
     ) -> Result<Behaviour> {
         let conn = self.reader()?;
-        let sessions = "SELECT session FROM contact_sessions WHERE partner = ?1 AND contact = ?2";
+        let sessions = crate::session_index::of_session(
+            "IN (SELECT session FROM contact_sessions WHERE partner = ?1 AND contact = ?2)",
+        );
         let mut stmt = conn.prepare(&format!(
-            "SELECT kind, COUNT(*), MAX(ts_ms) FROM events WHERE partner = ?1 AND session IN ({sessions}) GROUP BY kind"
+            "SELECT kind, COUNT(*), MAX(ts_ms) FROM events WHERE {sessions} GROUP BY kind"
         ))?;
         let kinds = stmt
             .query_map(params![partner, external_id], |r| {
@@ -620,7 +627,7 @@ impl Store {
             &format!(
                 "SELECT COALESCE(SUM(json_extract(body, '$.price') * json_extract(body, '$.quantity')), 0),
                         COUNT(DISTINCT json_extract(body, '$.transaction'))
-                 FROM events WHERE partner = ?1 AND kind = ?3 AND session IN ({sessions})"
+                 FROM events WHERE {sessions} AND kind = ?3"
             ),
             params![partner, external_id, order_kind],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -24,17 +24,13 @@ impl Store {
         mut each: impl FnMut(ExportedEvent) -> bool,
     ) -> Result<()> {
         let conn = self.reader()?;
-        let (sql, session) = match session {
-            Some(s) => (
-                "SELECT seq, kind, session, ts_ms, body FROM events WHERE partner = ?1 AND session = ?2 ORDER BY seq",
-                s,
-            ),
-            None => (
-                "SELECT seq, kind, session, ts_ms, body FROM events WHERE partner = ?1 AND ?2 = ?2 ORDER BY seq",
-                "",
-            ),
+        let (filter, session) = match session {
+            Some(s) => (crate::session_index::of_session("= ?2"), s),
+            None => ("partner = ?1 AND ?2 = ?2".to_string(), ""),
         };
-        let mut stmt = conn.prepare(sql)?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT seq, kind, session, ts_ms, body FROM events WHERE {filter} ORDER BY seq"
+        ))?;
         let mut rows = stmt.query(params![partner, session])?;
         while let Some(row) = rows.next()? {
             let code: u8 = row.get(1)?;

@@ -23,6 +23,7 @@ mod priority;
 mod products;
 mod rules;
 mod schema;
+mod session_index;
 mod subscribers;
 mod writer;
 
@@ -83,11 +84,14 @@ impl Store {
         let mut conn = connect(&path)?;
         schema::migrate(&mut conn)?;
         catalog_files::init(data_dir, &mut conn)?;
+        session_index::prepare(&conn, data_dir)?;
+        session_index::attach(&conn, data_dir)?;
         let store = Arc::new(Store {
             path,
             admin: Mutex::new(conn),
         });
         checkpointer::start(&store)?;
+        session_index::start(&store)?;
         Ok(store)
     }
 
@@ -134,6 +138,7 @@ impl Store {
                 | rusqlite::OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        session_index::attach(&conn, self.data_dir())?;
         Ok(conn)
     }
 

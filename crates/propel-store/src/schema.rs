@@ -271,6 +271,24 @@ const MIGRATIONS: &[&str] = &[
     // `catalog_migrations::generations_to_files` writes the current generations' files
     // and drops the `catalog_products_*` tables and `product_categories`.
     "",
+    // 9: the session index leaves the commit path (see `session_index`): lookups by
+    // session read `session-index.db`, built in the background, plus the log's tail and
+    // the order lines moved to another session, recorded here.
+    r#"
+    DROP INDEX events_by_session;
+    CREATE TABLE session_moves (
+        partner INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (partner, session, seq)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER events_session_moved AFTER UPDATE OF session ON events
+    WHEN OLD.session IS NOT NEW.session
+    BEGIN
+        INSERT OR IGNORE INTO session_moves(partner, session, seq) VALUES (NEW.partner, NEW.session, NEW.seq);
+    END;
+    INSERT INTO meta(key, value) VALUES ('database_id', abs(random()));
+    "#,
 ];
 
 /// Migrations that also need code (table names computed from the data), run after the
