@@ -50,7 +50,7 @@ pub(crate) fn of_session(sessions: &str) -> String {
         "(partner = ?1 AND session {sessions} AND seq IN (
             SELECT seq FROM {SCHEMA}.session_index WHERE partner = ?1 AND session {sessions}
             UNION ALL SELECT seq FROM session_moves WHERE partner = ?1 AND session {sessions}
-            UNION ALL SELECT seq FROM events WHERE seq > (SELECT upto FROM {SCHEMA}.indexed)
+            UNION ALL SELECT seq FROM events WHERE seq > COALESCE((SELECT upto FROM {SCHEMA}.indexed), 0)
                 AND partner = ?1 AND session {sessions}))"
     )
 }
@@ -142,7 +142,17 @@ pub(crate) fn index_chunk(
     index: &mut Connection,
     limit: usize,
 ) -> Result<usize> {
-    let upto: i64 = index.query_row("SELECT upto FROM indexed", [], |r| r.get(0))?;
+    let state = index
+        .query_row("SELECT upto FROM indexed", [], |r| r.get(0))
+        .optional()?;
+    let upto: i64 = match state {
+        Some(upto) => upto,
+        // Emptied by another process: start again.
+        None => {
+            check(main, index)?;
+            0
+        }
+    };
     // Seqs grow with every commit of the single writer, so every event up to the last
     // one read here is committed: none can appear below `upto` later.
     let mut rows = {
@@ -446,5 +456,18 @@ pub(crate) mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(upto(dir.path()), 0);
         assert_eq!(seqs_of(&store, partner, "a"), (1..=10).collect::<Vec<_>>());
+
+        // Its state row gone (another process emptying it): the whole log is the tail.
+        open_index(&path(dir.path()))
+            .unwrap()
+            .execute("DELETE FROM indexed", [])
+            .unwrap();
+        assert_eq!(seqs_of(&store, partner, "a"), (1..=10).collect::<Vec<_>>());
+        let (main, mut index) = (
+            crate::connect(store.path()).unwrap(),
+            open_index(&path(dir.path())).unwrap(),
+        );
+        assert_eq!(index_chunk(&main, &mut index, 100).unwrap(), 10);
+        assert_eq!(upto(dir.path()), 10, "the indexer starts again");
     }
 }
