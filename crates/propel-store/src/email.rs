@@ -611,7 +611,7 @@ impl Store {
         external_id: &str,
         order_kind: u8,
     ) -> Result<Behaviour> {
-        let conn = self.reader()?;
+        let conn = self.session_reader()?;
         let sessions = crate::session_index::of_session(
             "IN (SELECT session FROM contact_sessions WHERE partner = ?1 AND contact = ?2)",
         );

@@ -23,7 +23,7 @@ impl Store {
         session: Option<&str>,
         mut each: impl FnMut(ExportedEvent) -> bool,
     ) -> Result<()> {
-        let conn = self.reader()?;
+        let conn = self.session_reader()?;
         let (filter, session) = match session {
             Some(s) => (crate::session_index::of_session("= ?2"), s),
             None => ("partner = ?1 AND ?2 = ?2".to_string(), ""),

@@ -138,6 +138,12 @@ impl Store {
                 | rusqlite::OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    /// A [`Store::reader`] that can look events up by session ([`session_index::of_session`]).
+    pub(crate) fn session_reader(&self) -> Result<Connection> {
+        let conn = self.reader()?;
         session_index::attach(&conn, self.data_dir())?;
         Ok(conn)
     }
