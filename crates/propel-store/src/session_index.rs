@@ -360,6 +360,44 @@ pub(crate) mod tests {
         assert_eq!(upto(dir.path()), all.iter().map(|(_, s)| *s).max().unwrap());
     }
 
+    /// A database from before migration 9 loses the index on the log, keeps its
+    /// events readable by session at once, and gets them indexed.
+    #[test]
+    fn migration_9_moves_the_session_index_out_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        PAUSED.lock().unwrap().push(path(dir.path()));
+        {
+            let mut conn = crate::connect(&crate::database_path(dir.path())).unwrap();
+            crate::schema::migrate_to(&mut conn, 8).unwrap();
+            conn.execute_batch(
+                "INSERT INTO events(partner, session, kind, ts_ms, body) VALUES
+                   (1, 'a', 1, 0, '{}'), (1, 'b', 1, 0, '{}'), (2, 'a', 1, 0, '{}'), (1, 'a', 1, 0, '{}');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let indexes: i64 = store
+            .with_conn(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql LIKE '%session%'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(indexes, 0, "no index on the log by session");
+        assert_eq!(upto(dir.path()), 0);
+        assert_eq!(seqs_of(&store, 1, "a"), vec![1, 4]);
+        let (main, mut index) = (
+            crate::connect(store.path()).unwrap(),
+            open_index(&path(dir.path())).unwrap(),
+        );
+        assert_eq!(index_chunk(&main, &mut index, 100).unwrap(), 4);
+        assert_eq!(seqs_of(&store, 1, "a"), vec![1, 4]);
+        assert_eq!(seqs_of(&store, 2, "a"), vec![3]);
+        assert_eq!(seqs_of(&store, 1, "b"), vec![2]);
+    }
+
     /// A commit writes the events' own pages and no session index: 500 events from 500
     /// visitors already known (20,000 of them) add 19 pages to the WAL; with the index on
     /// `events(partner, session, seq)` put back, 172.
