@@ -7,8 +7,8 @@
 //! of WAL a batch and 39 batches/s with the index; 0.15 MB and 177-267 batches/s without
 //! it). Here the event log has no session index; a background thread reads the newly
 //! committed events in order, sorts them by session and adds them to a separate
-//! database, `session-index.db`, which needs no sync: it can always be rebuilt from the
-//! log. Lookups ([`of_session`]) read the index up to the point it has reached
+//! database, `session-index.db`, synced only at its own checkpoints: it can always be
+//! rebuilt from the log. Lookups ([`of_session`]) read the index up to the point it has reached
 //! (`indexed.upto`) and scan the short tail of the log after it, so they see every
 //! committed event whatever the indexer's lag.
 //!
@@ -93,7 +93,8 @@ pub(crate) fn prepare(main: &Connection, data_dir: &Path) -> Result<()> {
     let index_path = path(data_dir);
     let index = match open_index(&index_path).and_then(|c| check(main, &c).map(|()| c)) {
         Ok(index) => index,
-        Err(e) => {
+        // Only a damaged file is thrown away: a busy one may be in use by another process.
+        Err(e) if is_damaged(&e) => {
             tracing::warn!(error = %e, "session index unreadable; rebuilding it");
             for suffix in ["", "-wal", "-shm"] {
                 let mut file = index_path.clone().into_os_string();
@@ -104,9 +105,19 @@ pub(crate) fn prepare(main: &Connection, data_dir: &Path) -> Result<()> {
             check(main, &index)?;
             index
         }
+        Err(e) => return Err(e),
     };
     drop(index);
     Ok(())
+}
+
+fn is_damaged(e: &crate::StoreError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    matches!(
+        e,
+        crate::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, DatabaseCorrupt | NotADatabase)
+    )
 }
 
 fn check(main: &Connection, index: &Connection) -> Result<()> {
