@@ -24,11 +24,11 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The schema name the index database is attached under on reading connections.
-pub(crate) const SCHEMA: &str = "session_idx";
+const SCHEMA: &str = "session_idx";
 
 /// Events read from the log at a time: one short read transaction each, so that the
 /// indexer never holds back a checkpoint for long.
-pub(crate) const CHUNK: usize = 5_000;
+const CHUNK: usize = 5_000;
 
 /// The pause once the index has caught up with the log.
 const CAUGHT_UP_PAUSE: Duration = Duration::from_millis(200);
@@ -91,8 +91,8 @@ fn open_index(path: &Path) -> Result<Connection> {
 /// lookup then scans the log until the indexer has caught up again.
 pub(crate) fn prepare(main: &Connection, data_dir: &Path) -> Result<()> {
     let index_path = path(data_dir);
-    let index = match open_index(&index_path).and_then(|c| check(main, &c).map(|()| c)) {
-        Ok(index) => index,
+    match open_index(&index_path).and_then(|c| check(main, &c)) {
+        Ok(()) => Ok(()),
         // Only a damaged file is thrown away: a busy one may be in use by another process.
         Err(e) if is_damaged(&e) => {
             tracing::warn!(error = %e, "session index unreadable; rebuilding it");
@@ -101,14 +101,10 @@ pub(crate) fn prepare(main: &Connection, data_dir: &Path) -> Result<()> {
                 file.push(suffix);
                 let _ = std::fs::remove_file(file);
             }
-            let index = open_index(&index_path)?;
-            check(main, &index)?;
-            index
+            check(main, &open_index(&index_path)?)
         }
-        Err(e) => return Err(e),
-    };
-    drop(index);
-    Ok(())
+        Err(e) => Err(e),
+    }
 }
 
 fn is_damaged(e: &crate::StoreError) -> bool {
@@ -242,6 +238,7 @@ pub(crate) fn start(store: &Arc<Store>) -> std::io::Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::{index_chunk, open_index, path};
+    use crate::writer::tests::event;
     use crate::{Limits, Store};
     use propel_model::{EventKind, PartnerId, ValidatedEvent};
     use serde_json::json;
@@ -271,10 +268,6 @@ pub(crate) mod tests {
             )
             .unwrap();
         (dir, store, partner.rowid)
-    }
-
-    fn event(kind: EventKind, body: serde_json::Value) -> ValidatedEvent {
-        kind.validate(&body, 1_700_000_000_000).unwrap()
     }
 
     fn view(session: &str, product: i64) -> ValidatedEvent {

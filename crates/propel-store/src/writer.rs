@@ -531,7 +531,7 @@ fn update_partner_counters(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::{Limits, Store};
 
     /// Holds the next sync of one WAL until the test releases it: a disk that takes as
@@ -635,7 +635,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
+    pub(crate) fn event(kind: EventKind, body: serde_json::Value) -> propel_model::ValidatedEvent {
         kind.validate(&body, 1_700_000_000_000).unwrap()
     }
 
